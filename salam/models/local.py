@@ -1,0 +1,232 @@
+"""A LangChain chat model over transformers for local models, with true batching on CPU.
+
+Why not ``langchain-huggingface``: its ``batch`` is LangChain's default thread pool of single
+calls, which on a CPU is no faster than a loop; here ``batch`` left-pads prompts into one
+``generate`` call (measured in benchmarks/), and the same loaded weights also serve the
+option-scoring mode used by the benchmark runner.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig
+from pydantic import ConfigDict, PrivateAttr
+
+from salam.errors import SalamError
+from salam.models.threads import configure_torch_threads, prepare_torch_env
+
+_load_lock = threading.Lock()
+
+
+def plain_prompt(messages: Sequence[BaseMessage]) -> str:
+    """Messages as plain text for base models without a chat template (same rule as PLAIN_CHAT_TEMPLATE)."""
+    return "\n\n".join(_content_text(m) for m in messages)
+
+
+def _content_text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+@lru_cache(maxsize=2)
+def load_model_and_tokenizer(model_dir: str, adapter_dir: str | None = None):
+    """Load (once per process) a causal LM and its tokenizer from a local folder, on CPU, eval mode."""
+    prepare_torch_env()
+    configure_torch_threads()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="float32")
+    except (OSError, ValueError) as exc:
+        raise SalamError(f"cannot load model from {model_dir}: {str(exc).splitlines()[0]}") from exc
+    if adapter_dir:
+        try:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter_dir)
+            model = model.merge_and_unload()
+        except (OSError, ValueError) as exc:
+            raise SalamError(f"cannot load LoRA adapter from {adapter_dir}: {str(exc).splitlines()[0]}") from exc
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
+
+
+class LocalChatModel(BaseChatModel):
+    """Chat model over a local transformers folder; greedy by default, batched ``batch``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_dir: str
+    adapter_dir: str | None = None
+    model_name: str = "local"
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    stop: list[str] | None = None
+    batch_size: int = 8
+    max_input_tokens: int = 1536
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "salam-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "model_dir": self.model_dir, "adapter_dir": self.adapter_dir}
+
+    # -- loading and formatting -------------------------------------------------------------
+    def _loaded(self):
+        with _load_lock:
+            return load_model_and_tokenizer(self.model_dir, self.adapter_dir)
+
+    def format_prompt(self, messages: Sequence[BaseMessage]) -> str:
+        """The exact text the model sees: its chat template if it has one, else plain text."""
+        _, tokenizer = self._loaded()
+        if getattr(tokenizer, "chat_template", None):
+            role = {"human": "user", "ai": "assistant", "system": "system"}
+            chat = [{"role": role.get(m.type, "user"), "content": _content_text(m)} for m in messages]
+            return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        return plain_prompt(messages)
+
+    def _encode(self, texts: list[str]):
+        _, tokenizer = self._loaded()
+        bos = tokenizer.bos_token or ""
+        add_special = not (bos and all(t.startswith(bos) for t in texts))
+        tokenizer.truncation_side = "left"
+        return tokenizer(
+            texts, return_tensors="pt", padding=True, add_special_tokens=add_special,
+            truncation=True, max_length=self.max_input_tokens,
+        )
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate_texts(
+        self, prompts: list[str], stop: list[str] | None = None, max_new_tokens: int | None = None
+    ) -> list[tuple[str, int, int, float]]:
+        """Generate for formatted prompts in left-padded batches: (text, input_tokens, output_tokens, seconds)."""
+        import torch
+
+        model, tokenizer = self._loaded()
+        stops = [s for s in (stop or self.stop or []) if s]
+        results: list[tuple[str, int, int, float]] = []
+        for start in range(0, len(prompts), max(1, self.batch_size)):
+            chunk = prompts[start : start + self.batch_size]
+            enc = self._encode(chunk)
+            began = time.perf_counter()
+            kwargs: dict[str, Any] = dict(
+                max_new_tokens=max_new_tokens or self.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                do_sample=self.temperature > 0,
+            )
+            if self.temperature > 0:
+                kwargs["temperature"] = self.temperature
+            else:
+                kwargs.update(temperature=None, top_p=None, top_k=None)
+            if stops:
+                kwargs.update(stop_strings=stops, tokenizer=tokenizer)
+            with self._lock, torch.inference_mode():
+                out = model.generate(**enc, **kwargs)
+            elapsed = (time.perf_counter() - began) / len(chunk)
+            width = enc["input_ids"].shape[1]
+            for row, ids in enumerate(out[:, width:]):
+                text = tokenizer.decode(ids, skip_special_tokens=True)
+                text = _cut_at_stop(text, stops)
+                n_out = int((ids != tokenizer.pad_token_id).sum())
+                n_in = int(enc["attention_mask"][row].sum())
+                results.append((text, n_in, n_out, elapsed))
+        return results
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        (text, n_in, n_out, seconds), = self.generate_texts(
+            [self.format_prompt(messages)], stop=stop, max_new_tokens=kwargs.get("max_new_tokens")
+        )
+        return ChatResult(generations=[ChatGeneration(message=_message(text, n_in, n_out, seconds, self.model_name))])
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """One left-padded ``generate`` per ``batch_size`` prompts instead of a thread pool of single calls."""
+        if not inputs:
+            return []
+        prompts = [self.format_prompt(self._convert_input(i).to_messages()) for i in inputs]
+        try:
+            outs = self.generate_texts(prompts, stop=kwargs.get("stop"), max_new_tokens=kwargs.get("max_new_tokens"))
+        except Exception as exc:  # noqa: BLE001 - LangChain's contract for return_exceptions
+            if return_exceptions:
+                return [exc] * len(inputs)  # type: ignore[list-item]
+            raise
+        return [_message(t, i, o, s, self.model_name) for t, i, o, s in outs]
+
+    # -- option scoring ----------------------------------------------------------------------
+    def score_options(self, prompts: list[str], choices: list[list[str]]) -> list[list[float]]:
+        """Log-probabilities of each choice's first token after each formatted prompt, one forward pass per batch.
+
+        The way lm-evaluation-harness scores letters: the prompt should end where the letter goes
+        (``... Answer: (``); the highest log-probability is the model's choice.
+        """
+        import torch
+
+        model, tokenizer = self._loaded()
+        scores: list[list[float]] = []
+        for start in range(0, len(prompts), max(1, self.batch_size)):
+            chunk = prompts[start : start + self.batch_size]
+            enc = self._encode(chunk)
+            with self._lock, torch.inference_mode():
+                logits = model(**enc).logits[:, -1, :].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            for row, options in enumerate(choices[start : start + self.batch_size]):
+                ids = [tokenizer.encode(opt, add_special_tokens=False)[0] for opt in options]
+                scores.append([float(logprobs[row, i]) for i in ids])
+        return scores
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> str:
+    cut = len(text)
+    for s in stops:
+        idx = text.find(s)
+        if idx != -1:
+            cut = min(cut, idx)
+    return text[:cut]
+
+
+def _message(text: str, n_in: int, n_out: int, seconds: float, model_name: str) -> AIMessage:
+    return AIMessage(
+        content=text,
+        usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+        response_metadata={"model_name": model_name, "latency_s": round(seconds, 4)},
+    )
+
+
+def local_model_from_dir(path: str | Path, name: str | None = None, adapter_dir: str | None = None, **kwargs: Any) -> LocalChatModel:
+    from salam.models.embedded import check_model_dir
+
+    path = Path(path).expanduser()
+    check_model_dir(path)
+    if adapter_dir is not None and not (Path(adapter_dir) / "adapter_config.json").is_file():
+        raise SalamError(f"not a LoRA adapter folder (no adapter_config.json): {adapter_dir}")
+    return LocalChatModel(model_dir=str(path), adapter_dir=adapter_dir, model_name=name or path.name, **kwargs)

@@ -1,0 +1,100 @@
+"""One function turns a model spec into a LangChain chat model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from salam.errors import MissingExtraError, ModelSpecError
+
+SPEC_FORMS = (
+    "local (the embedded Gemma 3 270M), local+lora:<adapter dir>, hf:<hub id or path>, "
+    "<provider>:<model> such as openai:gpt-4o-mini or ollama:llama3.1:8b (openai:<model> with "
+    "--base-url or OPENAI_BASE_URL for any OpenAI-compatible server), or a BaseChatModel instance"
+)
+
+# provider -> the salam extra that installs its LangChain integration
+_EXTRAS = {"openai": "openai", "azure_openai": "openai", "ollama": "ollama", "anthropic": "anthropic"}
+
+
+def resolve_chat_model(spec: Any, *, base_url: str | None = None, **kwargs: Any):
+    """Return a ``BaseChatModel`` for ``spec``; kwargs go to the model (e.g. ``max_new_tokens`` locally)."""
+    from langchain_core.language_models import BaseChatModel
+
+    if isinstance(spec, BaseChatModel):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelSpecError(f"unknown model spec {spec!r}; use {SPEC_FORMS}")
+    spec = spec.strip()
+    if spec == "local":
+        return _embedded(None, **kwargs)
+    if spec.startswith("local+lora:"):
+        return _embedded(spec.split(":", 1)[1], **kwargs)
+    if spec.startswith("hf:"):
+        return _huggingface(spec[3:], **kwargs)
+    if ":" in spec:
+        return _provider(spec, base_url=base_url, **_provider_kwargs(kwargs))
+    raise ModelSpecError(f"unknown model spec {spec!r}; use {SPEC_FORMS}")
+
+
+def _local_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    allowed = {"max_new_tokens", "temperature", "stop", "batch_size", "max_input_tokens"}
+    return {k: v for k, v in kwargs.items() if k in allowed and v is not None}
+
+
+def _provider_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in kwargs.items() if k in {"temperature", "stop"} and v is not None}
+    if kwargs.get("max_new_tokens"):
+        out["max_tokens"] = kwargs["max_new_tokens"]
+    return out
+
+
+def _embedded(adapter_dir: str | None, **kwargs: Any):
+    from salam.models.embedded import EMBEDDED_NAME, ensure_embedded_model
+    from salam.models.local import local_model_from_dir
+
+    name = EMBEDDED_NAME if adapter_dir is None else f"{EMBEDDED_NAME}+lora:{Path(adapter_dir).name}"
+    return local_model_from_dir(ensure_embedded_model(), name=name, adapter_dir=adapter_dir, **_local_kwargs(kwargs))
+
+
+def _huggingface(ref: str, **kwargs: Any):
+    from salam.models.local import local_model_from_dir
+
+    if not ref:
+        raise ModelSpecError(f"hf: needs a hub id or a local path; use {SPEC_FORMS}")
+    path = Path(ref).expanduser()
+    if not path.exists():
+        # A hub id: download once into the Hugging Face cache (users have a network; tests do not).
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(ref))
+    return local_model_from_dir(path, name=ref, **_local_kwargs(kwargs))
+
+
+def _provider(spec: str, base_url: str | None, **kwargs: Any):
+    from langchain.chat_models import init_chat_model
+
+    provider = spec.split(":", 1)[0]
+    base_url = base_url or (os.environ.get("OPENAI_BASE_URL") if provider == "openai" else None)
+    if base_url:
+        kwargs["base_url"] = base_url
+        if provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore the key
+    try:
+        return init_chat_model(spec, **kwargs)
+    except ImportError as exc:
+        extra = _EXTRAS.get(provider)
+        hint = f"pip install 'salam[{extra}]'" if extra else f"pip install langchain-{provider.replace('_', '-')}"
+        raise MissingExtraError(f"model provider {provider!r} is not installed: {hint}") from exc
+    except ValueError as exc:
+        raise ModelSpecError(f"unknown model spec {spec!r} ({str(exc).splitlines()[0]}); use {SPEC_FORMS}") from exc
+
+
+def model_label(model: Any) -> str:
+    """A short, stable name for logs and manifests."""
+    for attr in ("model_name", "model", "model_id", "name_"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__

@@ -1,0 +1,107 @@
+"""Test kit for salam and its users: a scripted chat model and a deterministic embedder.
+
+Use them in your own tests so they run offline, fast and reproducibly::
+
+    from salam.testing import ScriptedChatModel, HashEmbedder
+    model = ScriptedChatModel(replies=["The answer is (A)", "The answer is (B)"])
+    model = ScriptedChatModel(reply_fn=lambda prompt: "(B)" if "Guideline" in prompt else "(A)")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+
+def messages_to_text(messages: Sequence[BaseMessage]) -> str:
+    """Join messages as ``role: content`` lines; what the scripted model sees as its prompt."""
+    return "\n".join(f"{m.type}: {m.content}" for m in messages)
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model whose replies come from a list (cycled) or a function of the prompt text.
+
+    Every prompt it receives is kept in ``prompts`` so tests can assert what was sent.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    replies: list[str] = Field(default_factory=list)
+    reply_fn: Callable[[str], str] | None = None
+    name_: str = "scripted"
+    _index: int = PrivateAttr(default=0)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _prompts: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "salam-scripted"
+
+    @property
+    def prompts(self) -> list[str]:
+        return self._prompts
+
+    def _next_reply(self, prompt: str) -> str:
+        with self._lock:
+            self._prompts.append(prompt)
+            if self.reply_fn is not None:
+                return self.reply_fn(prompt)
+            if not self.replies:
+                return ""
+            reply = self.replies[self._index % len(self.replies)]
+            self._index += 1
+            return reply
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        prompt = messages_to_text(messages)
+        text = self._next_reply(prompt)
+        for s in stop or []:
+            if s in text:
+                text = text[: text.index(s)]
+        usage = {
+            "input_tokens": len(prompt.split()),
+            "output_tokens": len(text.split()),
+            "total_tokens": len(prompt.split()) + len(text.split()),
+        }
+        message = AIMessage(content=text, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words embedder (feature hashing), L2-normalised.
+
+    Texts sharing words get high cosine similarity, identical texts get 1.0: enough to test
+    retrieval logic without loading a neural model.
+    """
+
+    def __init__(self, dim: int = 64, name: str = "hash-bow") -> None:
+        self.dim = dim
+        self.name = f"{name}-{dim}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.md5(token.encode()).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
