@@ -1,0 +1,7 @@
+"""``salam gather`` and ``salam exam`` (filled in with the agent)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    return None

@@ -1,0 +1,66 @@
+"""The ``salam`` command: one Typer app, one module per command group, heavy imports inside commands."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from salam.cli import ask as ask_cmd
+from salam.cli import bench as bench_cmd
+from salam.cli import loops as loops_cmd
+from salam.cli import memory as memory_cmd
+from salam.cli import train as train_cmd
+
+app = typer.Typer(
+    name="salam",
+    help="Let any chat model learn from its mistakes: study assistant, mistake memory, benchmarks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the salam version."""
+    from salam import __version__
+
+    typer.echo(__version__)
+
+
+ask_cmd.register(app)
+loops_cmd.register(app)
+app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(train_cmd.app, name="train")
+
+
+def run() -> None:
+    """Console entry point: user errors become one line on stderr and a non-zero exit."""
+    from salam.errors import SalamError
+
+    try:
+        app(standalone_mode=False)
+    except SalamError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,204 @@
+"""``salam memory ...``: inspect and manage the mistake memory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from salam.cli.common import ChromaUrlOpt, EmbedderOpt, JsonOpt, MemoryOpt, open_memory, print_json
+
+app = typer.Typer(help="Inspect and manage the mistake memory.", no_args_is_help=True)
+
+
+def _preview(text: str, width: int = 90) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@app.command()
+def path(memory: Optional[str] = MemoryOpt) -> None:
+    """Print the memory folder salam would use."""
+    from salam.home import default_memory_dir
+
+    typer.echo(str(Path(memory).expanduser() if memory else default_memory_dir()))
+
+
+@app.command()
+def stats(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt,
+          embedder: Optional[str] = EmbedderOpt, as_json: bool = JsonOpt) -> None:
+    """Counts by namespace, kind, task and source; helped and hurt totals."""
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        data = mem.stats()
+    if as_json:
+        print_json(data)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{data['location']}[/] · embedder {data['embedder']} ({data['dim']}d) · {data['total']} records")
+    table = Table("namespace", "records", "kinds", "sources", "tasks", "retrieved", "helped", "hurt")
+    for ns, e in sorted(data["namespaces"].items()):
+        fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items()))  # noqa: E731
+        table.add_row(ns, str(e["total"]), fmt(e["kinds"]), fmt(e["sources"]), str(len(e["tasks"])),
+                      str(e["retrieved"]), str(e["helped"]), str(e["hurt"]))
+    console.print(table)
+
+
+@app.command("list")
+def list_(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
+          namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
+          task: Optional[str] = typer.Option(None, help="Only this task."),
+          source: Optional[str] = typer.Option(None, help="gather, import or correction."),
+          kind: Optional[str] = typer.Option(None, help="mistake or solved."),
+          limit: int = typer.Option(20, help="Rows per page."), page: int = typer.Option(1, help="Page number, from 1."),
+          as_json: bool = JsonOpt) -> None:
+    """List records with filters and paging."""
+    import itertools
+
+    if kind not in (None, "mistake", "solved"):
+        raise typer.BadParameter("--kind must be mistake or solved")
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        rows = list(itertools.islice(mem.iter_records(namespace, task, source, kind), (page - 1) * limit, page * limit))  # type: ignore[arg-type]
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "namespace", "task", "wrong→true", "helped/hurt", "question", "guideline")
+    for r in rows:
+        table.add_row(r.id, r.namespace, r.task, f"{r.wrong_answer or '-'}→{r.true_answer}", f"{r.helped}/{r.hurt}",
+                      _preview(r.question, 50), _preview(r.guideline, 60))
+    Console().print(table)
+
+
+@app.command()
+def show(record_id: str = typer.Argument(..., help="Record id."), memory: Optional[str] = MemoryOpt,
+         chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt, as_json: bool = JsonOpt) -> None:
+    """Show one record in full."""
+    from salam.errors import SalamError
+
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        record = mem.get(record_id)
+    if record is None:
+        raise SalamError(f"no record with id {record_id}")
+    if as_json:
+        print_json(record.model_dump(mode="json"))
+        return
+    for key, value in record.model_dump(mode="json").items():
+        typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def search(text: str = typer.Argument(..., help="Question text to match."), memory: Optional[str] = MemoryOpt,
+           chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
+           namespace: str = typer.Option("default", help="Namespace to search."),
+           task: Optional[str] = typer.Option(None, help="Only this task."),
+           k: int = typer.Option(5, "-k", help="How many results."),
+           threshold: float = typer.Option(0.0, help="Least cosine similarity."),
+           kind: str = typer.Option("mistake", help="mistake or solved."), as_json: bool = JsonOpt) -> None:
+    """Find the stored mistakes most similar to TEXT, with scores and guidelines."""
+    if kind not in ("mistake", "solved"):
+        raise typer.BadParameter("--kind must be mistake or solved")
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        hits = mem.similar(text, k=k, threshold=threshold, namespace=namespace, task=task, kind=kind)  # type: ignore[arg-type]
+    if as_json:
+        print_json([{"similarity": h.similarity, **h.record.model_dump(mode="json")} for h in hits])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("similarity", "id", "task", "wrong→true", "question", "guideline")
+    for h in hits:
+        r = h.record
+        table.add_row(f"{h.similarity:.3f}", r.id, r.task, f"{r.wrong_answer or '-'}→{r.true_answer}",
+                      _preview(r.question, 60), _preview(r.guideline, 80))
+    Console().print(table if hits else "no similar memories")
+
+
+@app.command("import")
+def import_(file: Optional[Path] = typer.Argument(None, help="A JSONL export of salam records."),
+            salam: Optional[Path] = typer.Option(None, "--salam", help="Folder of the SALAM paper's released files."),
+            memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
+            namespace: Optional[str] = typer.Option(None, help="Put records in this namespace (default: theirs, or 'default')."),
+            as_json: bool = JsonOpt) -> None:
+    """Import records from a JSONL export or the SALAM paper's release (idempotent)."""
+    from salam.errors import SalamError
+    from salam.memory.store import check_namespace
+    from salam.memory.transfer import ImportReport, import_records, read_records_jsonl, salam_release_records
+
+    if (file is None) == (salam is None):
+        raise SalamError("give either a JSONL FILE or --salam DIR")
+    if namespace:
+        check_namespace(namespace)
+    if salam is not None:
+        records, report = salam_release_records(salam, namespace or "default")
+    else:
+        assert file is not None
+        records = read_records_jsonl(file, namespace)
+        report = ImportReport(read=len(records))
+    with open_memory(memory, chroma_url, embedder, create=True) as mem:
+        def acknowledge(done: int) -> None:
+            if not as_json:
+                sys.stderr.write(f"\rcommitted {done}/{len(records)}")
+                sys.stderr.flush()
+        import_records(mem, records, report, on_commit=acknowledge)
+        total = mem.count()
+    if not as_json:
+        sys.stderr.write("\n")
+    result = {"read": report.read, "added": report.added, "already_present": report.read - report.added,
+              "without_feedback": report.without_feedback, "files": report.files, "total_in_memory": total}
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"read {report.read}, added {report.added}, already present {report.read - report.added}, "
+                   f"without feedback {report.without_feedback}; memory now holds {total}")
+
+
+@app.command()
+def export(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
+           namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout).")) -> None:
+    """Export records as JSONL."""
+    from salam.memory.transfer import export_jsonl
+
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        lines = list(export_jsonl(mem, namespace))
+    text = "".join(line + "\n" for line in lines)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+        typer.echo(f"wrote {len(lines)} records to {output}", err=True)
+
+
+@app.command()
+def prune(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
+          margin: Optional[int] = typer.Option(2, help="Remove records whose hurt count exceeds helped by at least this."),
+          max_age_days: Optional[float] = typer.Option(None, help="Remove records older than this."),
+          max_count: Optional[int] = typer.Option(None, help="Keep at most this many newest records per namespace."),
+          namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
+          dry_run: bool = typer.Option(False, help="Say what would go, remove nothing."), as_json: bool = JsonOpt) -> None:
+    """Remove memories that hurt more than they help, or by age or count."""
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        report = mem.prune(margin=margin, max_age_days=max_age_days, max_count=max_count, namespace=namespace, dry_run=dry_run)
+    data = {"removed": report.removed, "by_outcome": report.by_outcome, "by_age": report.by_age,
+            "by_count": report.by_count, "dry_run": dry_run}
+    print_json(data) if as_json else typer.echo(
+        f"{'would remove' if dry_run else 'removed'} {report.removed} (outcome {report.by_outcome}, "
+        f"age {report.by_age}, count {report.by_count})")
+
+
+@app.command()
+def delete(record_ids: list[str] = typer.Argument(..., help="Record ids."), memory: Optional[str] = MemoryOpt,
+           chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt) -> None:
+    """Delete records by id."""
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        removed = mem.delete(record_ids)
+    typer.echo(f"deleted {removed} of {len(record_ids)}")

@@ -1,0 +1,32 @@
+"""An exclusive, process-lifetime lock on an embedded store folder.
+
+Chroma's PersistentClient is not safe for several writing processes, and a second process
+would not see the first one's in-memory index either, so one process owns a folder at a time.
+The OS drops the lock when its holder dies, so a killed run never leaves the store locked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from salam.errors import StoreError
+
+LOCK_NAME = ".salam.lock"
+
+
+def acquire_store_lock(folder: Path, timeout: float | None = None) -> FileLock:
+    """Wait up to ``timeout`` seconds (``SALAM_LOCK_TIMEOUT``, default 60) for the folder's lock."""
+    if timeout is None:
+        timeout = float(os.environ.get("SALAM_LOCK_TIMEOUT", "60"))
+    lock = FileLock(str(folder / LOCK_NAME), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise StoreError(
+            f"memory {folder} is in use by another process (waited {timeout:g}s); "
+            "wait for it, or share one Chroma server with --chroma-url"
+        ) from exc
+    return lock

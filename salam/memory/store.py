@@ -1,0 +1,443 @@
+"""MistakeMemory: past mistakes and their feedback in Chroma, retrieved by question similarity.
+
+Layout: one Chroma collection per (namespace, kind), so a query never filters across
+namespaces and never pays for records it cannot return. Embeddings are ours (normalised,
+cosine space); the embedder's name, dimension and the schema version live in every
+collection's metadata and in ``salam.json`` beside an embedded store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import urlparse
+
+from salam.errors import StoreError
+from salam.home import default_memory_dir
+from salam.memory.codec import from_chroma, normalise_question, question_key, to_metadata
+from salam.memory.embeddings import DEFAULT_EMBEDDER, Embedder, get_embedder
+from salam.types import MEMORY_SCHEMA_VERSION, MistakeRecord, RecordKind, RetrievedMemory
+
+MARKER = "salam.json"
+_PREFIX = "salam"
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,60}$")
+KINDS: tuple[RecordKind, ...] = ("mistake", "solved")
+
+
+def check_namespace(namespace: str) -> str:
+    if not _NAMESPACE.match(namespace or ""):
+        raise StoreError(f"bad namespace {namespace!r}: use letters, digits, '.', '_' or '-' (at most 61)")
+    return namespace
+
+
+def collection_name(namespace: str, kind: RecordKind) -> str:
+    return f"{_PREFIX}-{kind}-{check_namespace(namespace)}"
+
+
+@dataclass
+class PruneReport:
+    removed: int
+    by_outcome: int
+    by_age: int
+    by_count: int
+
+
+class MistakeMemory:
+    """The mistake memory. Open it with :meth:`open`; close it (or use ``with``) to release the lock."""
+
+    def __init__(self, client: Any, embedder: Embedder, location: str, lock: Any = None) -> None:
+        self._client = client
+        self.embedder = embedder
+        self.location = location
+        self._lock = lock
+        self._collections: dict[str, Any] = {}
+        self._max_batch = max(1, min(int(client.get_max_batch_size()), 256))  # small batches: frequent durable commits
+
+    # -- opening ------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        embedder: str | Embedder | None = None,
+        create: bool = True,
+    ) -> "MistakeMemory":
+        """Open an embedded store folder (default ``$SALAM_HOME/memory``) or a Chroma server at ``url``."""
+        from salam.quiet import quiet_libraries
+
+        quiet_libraries()
+        if url:
+            client = _http_client(url)
+            location = url
+            lock = None
+            stored = _stored_embedder_from_collections(client)
+        else:
+            folder = Path(path).expanduser() if path else default_memory_dir()
+            stored = _check_folder(folder, create)
+            folder.mkdir(parents=True, exist_ok=True)
+            from salam.memory.lock import acquire_store_lock
+
+            lock = acquire_store_lock(folder)
+            try:
+                client = _persistent_client(folder)
+            except Exception as exc:
+                lock.release()
+                raise StoreError(f"cannot open memory {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+            location = str(folder)
+        chosen = _choose_embedder(embedder, stored, location)
+        memory = cls(client, chosen, location, lock)
+        if not url:
+            _write_marker(Path(location), chosen)
+        return memory
+
+    def close(self) -> None:
+        if self._lock is not None and self._lock.is_locked:
+            self._lock.release()
+        self._collections.clear()
+
+    def __enter__(self) -> "MistakeMemory":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- collections --------------------------------------------------------------------------
+    def _collection(self, namespace: str, kind: RecordKind, create: bool = True):
+        name = collection_name(namespace, kind)
+        if name not in self._collections:
+            meta = {"embedder": self.embedder.name, "dim": int(self.embedder.dim), "schema_version": MEMORY_SCHEMA_VERSION}
+            if create:
+                col = self._client.get_or_create_collection(
+                    name, metadata=meta, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+            else:
+                try:
+                    col = self._client.get_collection(name, embedding_function=None)
+                except Exception:  # chroma raises NotFoundError / ValueError depending on version
+                    return None
+            self._collections[name] = col
+        return self._collections[name]
+
+    def _all_collections(self) -> Iterator[tuple[str, RecordKind, Any]]:
+        for col in self._client.list_collections():
+            name = col.name if hasattr(col, "name") else str(col)
+            parts = name.split("-", 2)
+            if len(parts) == 3 and parts[0] == _PREFIX and parts[1] in KINDS:
+                yield parts[2], parts[1], self._collection(parts[2], parts[1])  # type: ignore[arg-type]
+
+    def namespaces(self) -> list[str]:
+        return sorted({ns for ns, _, _ in self._all_collections()})
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, records: Sequence[MistakeRecord], on_commit: Any = None) -> int:
+        """Add records in batches; records already present (same content id) are skipped. Returns how many were new.
+
+        ``on_commit(n_done)`` is called after each batch is durable in the store.
+        """
+        added = 0
+        done = 0
+        groups: dict[tuple[str, RecordKind], list[MistakeRecord]] = {}
+        for record in records:
+            groups.setdefault((record.namespace, record.kind), []).append(record)
+        for (namespace, kind), group in groups.items():
+            col = self._collection(namespace, kind)
+            for start in range(0, len(group), self._max_batch):
+                batch = list({r.id: r for r in group[start : start + self._max_batch]}.values())
+                existing = set(col.get(ids=[r.id for r in batch], include=[])["ids"])
+                fresh = [r for r in batch if r.id not in existing]
+                if fresh:
+                    vectors = self.embedder.embed([r.question for r in fresh])
+                    col.add(
+                        ids=[r.id for r in fresh],
+                        embeddings=vectors,
+                        documents=[r.question for r in fresh],
+                        metadatas=[to_metadata(r) for r in fresh],
+                    )
+                    added += len(fresh)
+                done += len(group[start : start + self._max_batch])
+                if on_commit is not None:
+                    on_commit(done)
+        return added
+
+    def record_outcome(self, ids: Iterable[str], correct: bool) -> None:
+        """Count that these memories were used and the answer was then right (helped) or wrong (hurt)."""
+        for record in self.get_many(list(dict.fromkeys(ids))):
+            record.retrieved += 1
+            if correct:
+                record.helped += 1
+            else:
+                record.hurt += 1
+            col = self._collection(record.namespace, record.kind)
+            col.update(ids=[record.id], metadatas=[{"retrieved": record.retrieved, "helped": record.helped, "hurt": record.hurt}])
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete records by id, in any namespace; returns how many existed."""
+        removed = 0
+        wanted = set(ids)
+        for _, _, col in self._all_collections():
+            found = col.get(ids=list(wanted), include=[])["ids"]
+            if found:
+                col.delete(ids=found)
+                removed += len(found)
+                wanted -= set(found)
+        return removed
+
+    def prune(
+        self,
+        *,
+        margin: int | None = 2,
+        max_age_days: float | None = None,
+        max_count: int | None = None,
+        namespace: str | None = None,
+        dry_run: bool = False,
+    ) -> PruneReport:
+        """Remove records that hurt more than they helped (by ``margin``), older than an age, or beyond a count.
+
+        The count limit keeps the newest records of each namespace.
+        """
+        doomed: dict[str, str] = {}
+        now = datetime.now(timezone.utc)
+        by_outcome = by_age = by_count = 0
+        for ns in [namespace] if namespace else self.namespaces():
+            records = list(self.iter_records(namespace=ns))
+            for r in records:
+                if margin is not None and r.hurt - r.helped >= margin and r.id not in doomed:
+                    doomed[r.id] = "outcome"
+                    by_outcome += 1
+                elif max_age_days is not None and now - r.created_at > timedelta(days=max_age_days) and r.id not in doomed:
+                    doomed[r.id] = "age"
+                    by_age += 1
+            if max_count is not None:
+                survivors = sorted((r for r in records if r.id not in doomed), key=lambda r: r.created_at, reverse=True)
+                for r in survivors[max_count:]:
+                    doomed[r.id] = "count"
+                    by_count += 1
+        if doomed and not dry_run:
+            self.delete(list(doomed))
+        return PruneReport(len(doomed), by_outcome, by_age, by_count)
+
+    # -- reading ------------------------------------------------------------------------------
+    def get(self, record_id: str) -> MistakeRecord | None:
+        found = self.get_many([record_id])
+        return found[0] if found else None
+
+    def get_many(self, ids: Sequence[str]) -> list[MistakeRecord]:
+        if not ids:
+            return []
+        out: dict[str, MistakeRecord] = {}
+        for _, _, col in self._all_collections():
+            got = col.get(ids=list(ids), include=["documents", "metadatas"])
+            for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                out[rid] = from_chroma(rid, doc, meta)
+        return [out[i] for i in ids if i in out]
+
+    def iter_records(
+        self,
+        namespace: str | None = None,
+        task: str | None = None,
+        source: str | None = None,
+        kind: RecordKind | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[MistakeRecord]:
+        """All matching records, namespace by namespace, oldest batch first."""
+        where = {k: v for k, v in {"task": task, "source": source}.items() if v}
+        where_arg: Any = None
+        if len(where) == 1:
+            where_arg = where
+        elif where:
+            where_arg = {"$and": [{k: v} for k, v in where.items()]}
+        for ns, knd, col in sorted(self._all_collections(), key=lambda t: (t[0], t[1])):
+            if (namespace and ns != namespace) or (kind and knd != kind):
+                continue
+            offset = 0
+            while True:
+                got = col.get(where=where_arg, include=["documents", "metadatas"], limit=page_size, offset=offset)
+                for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                    yield from_chroma(rid, doc, meta)
+                if len(got["ids"]) < page_size:
+                    break
+                offset += page_size
+
+    def count(self, namespace: str | None = None, kind: RecordKind | None = None) -> int:
+        return sum(
+            col.count() for ns, knd, col in self._all_collections()
+            if (not namespace or ns == namespace) and (not kind or knd == kind)
+        )
+
+    def similar(
+        self,
+        question: str,
+        k: int = 3,
+        threshold: float = 0.0,
+        namespace: str = "default",
+        task: str | None = None,
+        kind: RecordKind = "mistake",
+        allow_self: bool = False,
+    ) -> list[RetrievedMemory]:
+        """The ``k`` records most similar to ``question`` (cosine >= threshold), highest first.
+
+        Never crosses namespaces; by default never returns a record whose question *is* the query,
+        which in an exam would hand the model its own answer.
+        """
+        return self.similar_many([question], k, threshold, namespace, task, kind, allow_self)[0]
+
+    def similar_many(
+        self,
+        questions: Sequence[str],
+        k: int = 3,
+        threshold: float = 0.0,
+        namespace: str = "default",
+        task: str | None = None,
+        kind: RecordKind = "mistake",
+        allow_self: bool = False,
+    ) -> list[list[RetrievedMemory]]:
+        """:meth:`similar` for many questions with one embedding call."""
+        if not questions:
+            return []
+        col = self._collection(namespace, kind, create=False)
+        if col is None or k <= 0:
+            return [[] for _ in questions]
+        size = col.count()
+        if size == 0:
+            return [[] for _ in questions]
+        vectors = self.embedder.embed(list(questions))
+        # Over-fetch a little so that dropping the query's own record still leaves k results.
+        n_results = min(size, k + (0 if allow_self else 4))
+        got = col.query(
+            query_embeddings=vectors, n_results=n_results, where={"task": task} if task else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        results: list[list[RetrievedMemory]] = []
+        for qi, question in enumerate(questions):
+            own = question_key(question)
+            own_text = normalise_question(question)
+            hits: list[RetrievedMemory] = []
+            for rid, doc, meta, dist in zip(got["ids"][qi], got["documents"][qi], got["metadatas"][qi], got["distances"][qi]):
+                similarity = 1.0 - float(dist)
+                if similarity < threshold:
+                    continue
+                if not allow_self and (meta.get("question_key") == own or normalise_question(doc) == own_text):
+                    continue
+                hits.append(RetrievedMemory(record=from_chroma(rid, doc, meta), similarity=round(similarity, 6)))
+                if len(hits) == k:
+                    break
+            results.append(hits)
+        return results
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by namespace, kind, task and source, plus outcome totals."""
+        out: dict[str, Any] = {"location": self.location, "embedder": self.embedder.name, "dim": self.embedder.dim,
+                               "schema_version": MEMORY_SCHEMA_VERSION, "total": 0, "namespaces": {}}
+        for ns, kind, col in self._all_collections():
+            entry = out["namespaces"].setdefault(ns, {"total": 0, "kinds": {}, "tasks": {}, "sources": {},
+                                                     "retrieved": 0, "helped": 0, "hurt": 0})
+            offset = 0
+            while True:
+                got = col.get(include=["metadatas"], limit=5000, offset=offset)
+                for meta in got["metadatas"]:
+                    entry["total"] += 1
+                    out["total"] += 1
+                    entry["kinds"][kind] = entry["kinds"].get(kind, 0) + 1
+                    entry["tasks"][meta["task"]] = entry["tasks"].get(meta["task"], 0) + 1
+                    entry["sources"][meta["source"]] = entry["sources"].get(meta["source"], 0) + 1
+                    for key in ("retrieved", "helped", "hurt"):
+                        entry[key] += int(meta.get(key, 0))
+                if len(got["ids"]) < 5000:
+                    break
+                offset += 5000
+        return out
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _settings():
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _persistent_client(folder: Path):
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(folder / "chroma"), settings=_settings())
+
+
+def _http_client(url: str):
+    import chromadb
+
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if not parsed.hostname:
+        raise StoreError(f"bad Chroma URL {url!r}: use http://HOST:PORT")
+    try:
+        client = chromadb.HttpClient(
+            host=parsed.hostname, port=parsed.port or 8000, ssl=parsed.scheme == "https", settings=_settings()
+        )
+        client.heartbeat()
+    except Exception as exc:
+        raise StoreError(f"cannot reach Chroma server at {url}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    return client
+
+
+def _check_folder(folder: Path, create: bool) -> dict[str, Any] | None:
+    """Refuse folders that are not salam memories; return the stored embedder info if any."""
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"not a salam memory folder (it is a file): {folder}")
+    marker = folder / MARKER
+    if marker.is_file():
+        try:
+            info = json.loads(marker.read_text())
+            if not isinstance(info, dict) or "embedder" not in info:
+                raise ValueError("missing embedder")
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"memory {folder} is corrupted: unreadable {MARKER} ({exc})") from exc
+        if int(info.get("schema_version", 0)) > MEMORY_SCHEMA_VERSION:
+            raise StoreError(
+                f"memory {folder} has schema version {info['schema_version']}, newer than this salam "
+                f"({MEMORY_SCHEMA_VERSION}): upgrade salam"
+            )
+        if not (folder / "chroma").is_dir():
+            raise StoreError(f"memory {folder} is corrupted: its chroma/ folder is missing")
+        return info
+    if folder.exists() and any(p.name != ".salam.lock" for p in folder.iterdir()):
+        raise StoreError(f"not a salam memory folder (no {MARKER}, not empty): {folder}")
+    if not create:
+        raise StoreError(f"no memory at {folder}: import or gather first, or pass --memory")
+    return None
+
+
+def _stored_embedder_from_collections(client: Any) -> dict[str, Any] | None:
+    for col in client.list_collections():
+        name = col.name if hasattr(col, "name") else str(col)
+        if name.startswith(f"{_PREFIX}-"):
+            meta = client.get_collection(name, embedding_function=None).metadata or {}
+            if "embedder" in meta:
+                return meta
+    return None
+
+
+def _choose_embedder(requested: str | Embedder | None, stored: dict[str, Any] | None, location: str) -> Embedder:
+    if requested is None:
+        requested = stored["embedder"] if stored else DEFAULT_EMBEDDER
+    embedder = get_embedder(requested) if isinstance(requested, str) else requested
+    if stored and stored.get("embedder") != embedder.name:
+        raise StoreError(
+            f"memory {location} was built with embedder {stored['embedder']!r} (dim {stored.get('dim')}), "
+            f"not {embedder.name!r}: open it with --embedder {stored['embedder']} or use another folder"
+        )
+    if stored and stored.get("dim") and int(stored["dim"]) != int(embedder.dim):
+        raise StoreError(f"memory {location} has dimension {stored['dim']}, embedder {embedder.name!r} gives {embedder.dim}")
+    return embedder
+
+
+def _write_marker(folder: Path, embedder: Embedder) -> None:
+    marker = folder / MARKER
+    if marker.is_file():
+        return
+    tmp = folder / f".{MARKER}.tmp"
+    tmp.write_text(json.dumps({"format": "salam-memory", "embedder": embedder.name, "dim": int(embedder.dim),
+                               "schema_version": MEMORY_SCHEMA_VERSION}, indent=2) + "\n")
+    tmp.replace(marker)
