@@ -20,6 +20,11 @@ _EXPORTS = {
     "RetrievedMemory": "salam.types",
     "Exchange": "salam.types",
     "SalamError": "salam.errors",
+    "StudyAssistant": "salam.assistant",
+    "assist": "salam.assisted",
+    "gather": "salam.agent",
+    "examine": "salam.agent",
+    "ExamResult": "salam.agent",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,0 +1,249 @@
+"""The SALAM loops: ``gather`` (learn from mistakes on questions with answers) and ``examine`` (use them).
+
+Also re-exports :func:`assist`, the study-assisted chat model wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from pydantic import BaseModel, Field
+
+from salam.answering import AnswerMode, Answerer
+from salam.assets import load_prompt
+from salam.assistant import StudyAssistant
+from salam.assisted import assist
+from salam.guidance import Source, build_guidance, source_kind
+from salam.memory.store import MistakeMemory
+from salam.models.resolve import model_label
+from salam.types import Attempt, Exchange, Feedback, MistakeRecord, Question
+
+__all__ = ["ExamResult", "GatherReport", "assist", "examine", "gather", "read_transcript"]
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class GatherReport:
+    questions: int = 0
+    skipped: int = 0
+    correct_first: int = 0
+    fixed: int = 0
+    unfixed: int = 0
+    mistakes_stored: int = 0
+    parse_failures: int = 0
+    leaks: int = 0
+    transcript: str = ""
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+def read_transcript(path: str | Path) -> list[Exchange]:
+    """Exchanges from a gather transcript; a torn last line (a crash mid-write) is ignored."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(Exchange.model_validate_json(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _append_jsonl(path: Path, lines: Iterable[str]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _record(question: Question, attempt: Attempt, feedback: Feedback, namespace: str, main: str, assistant: str) -> MistakeRecord:
+    return MistakeRecord(
+        namespace=namespace, kind="mistake", task=question.task, question=question.render(), options=question.options,
+        wrong_answer=attempt.answer or attempt.output.strip()[:80], true_answer=question.answer,
+        reason=feedback.reason, guideline=feedback.guideline if feedback.usable or feedback.leaked else "",
+        source="gather", main_model=main, assistant_model=assistant,
+    )
+
+
+def gather(
+    questions: Sequence[Question],
+    model: Any,
+    assistant: StudyAssistant,
+    memory: MistakeMemory,
+    *,
+    namespace: str = "default",
+    rounds: int = 2,
+    transcript: str | Path | None = None,
+    answer_mode: AnswerMode = "generate",
+    batch_size: int = 8,
+    store_solved: bool = True,
+    progress: Progress | None = None,
+) -> GatherReport:
+    """Answer, score, analyse each mistake, store it, and retry with the guideline for up to ``rounds`` retries.
+
+    Every exchange is appended to ``transcript`` (JSONL) once its question is finished; a re-run skips
+    questions already in the transcript, and memory ids are content hashes, so nothing is duplicated.
+    """
+    main_name, assistant_name = model_label(model), assistant.name
+    answerer = Answerer(model, answer_mode, batch_size)
+    path = Path(transcript) if transcript else None
+    done = {ex.question.id for ex in read_transcript(path)} if path else set()
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    report = GatherReport(transcript=str(path or ""))
+    pending = [q for q in questions if q.id not in done]
+    report.skipped = len(questions) - len(pending)
+    before = (assistant.stats.parse_failures, assistant.stats.leaks)
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start : start + batch_size]
+        exchanges = _gather_chunk(chunk, answerer, assistant, memory, namespace, rounds, main_name, assistant_name, store_solved, report)
+        if path:
+            _append_jsonl(path, (ex.model_dump_json() for ex in exchanges))
+        report.exchanges += exchanges
+        if progress:
+            progress(len(chunk))
+    report.questions = len(questions)
+    report.parse_failures = assistant.stats.parse_failures - before[0]
+    report.leaks = assistant.stats.leaks - before[1]
+    return report
+
+
+def _gather_chunk(
+    chunk: list[Question], answerer: Answerer, assistant: StudyAssistant, memory: MistakeMemory, namespace: str,
+    rounds: int, main_name: str, assistant_name: str, store_solved: bool, report: GatherReport,
+) -> list[Exchange]:
+    attempts: dict[str, list[Attempt]] = {q.id: [] for q in chunk}
+    feedback: dict[str, list[Feedback]] = {q.id: [] for q in chunk}
+    memory_ids: dict[str, list[str]] = {q.id: [] for q in chunk}
+    first = answerer.answer([(q, "") for q in chunk], round_=1)
+    for q, a in zip(chunk, first):
+        attempts[q.id].append(a)
+    if store_solved:
+        solved = [MistakeRecord(namespace=namespace, kind="solved", task=q.task, question=q.render(), options=q.options,
+                                true_answer=q.answer, source="gather", main_model=main_name)
+                  for q, a in zip(chunk, first) if a.correct]
+        memory.add(solved)
+    wrong = [q for q, a in zip(chunk, first) if not a.correct]
+    for round_ in range(2, rounds + 2):
+        if not wrong:
+            break
+        fbs = assistant.analyse_many([(q, attempts[q.id][-1].answer or attempts[q.id][-1].output.strip()[:80]) for q in wrong])
+        records = []
+        for q, fb in zip(wrong, fbs):
+            feedback[q.id].append(fb)
+            record = _record(q, attempts[q.id][-1], fb, namespace, main_name, assistant_name)
+            records.append(record)
+            memory_ids[q.id].append(record.id)
+        report.mistakes_stored += memory.add(records)
+        retry_items = [(q, load_prompt("retry").format(guideline=fb.guideline) if fb.usable else "") for q, fb in zip(wrong, fbs)]
+        retries = answerer.answer(retry_items, round_=round_, guidelines=[fb.guideline if fb.usable else None for fb in fbs])
+        for q, a in zip(wrong, retries):
+            attempts[q.id].append(a)
+        wrong = [q for q, a in zip(wrong, retries) if not a.correct]
+    exchanges = []
+    for q in chunk:
+        tries = attempts[q.id]
+        outcome = "correct_first" if tries[0].correct else ("fixed" if tries[-1].correct else "unfixed")
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        exchanges.append(Exchange(question=q, attempts=tries, feedback=feedback[q.id], outcome=outcome,
+                                  main_model=main_name, assistant_model=assistant_name, memory_ids=memory_ids[q.id]))
+    return exchanges
+
+
+class MemoryUse(BaseModel):
+    id: str
+    similarity: float
+
+
+class ExamResult(BaseModel):
+    """One examined question: what the model saw, said, and which memories it used."""
+
+    question_id: str
+    task: str
+    source: str
+    prompt: str
+    output: str
+    answer: str | None
+    correct: bool
+    memories: list[MemoryUse] = Field(default_factory=list)
+    agent_guideline: str | None = None
+    tokens: int = 0
+    latency_s: float = 0.0
+
+
+def examine(
+    questions: Sequence[Question],
+    model: Any,
+    memory: MistakeMemory | None,
+    *,
+    source: Source = "feedback",
+    k: int = 3,
+    threshold: float = 0.5,
+    namespace: str = "default",
+    assistant: StudyAssistant | None = None,
+    answer_mode: AnswerMode = "generate",
+    batch_size: int = 8,
+    same_task: bool = False,
+    record_outcomes: bool = True,
+    progress: Progress | None = None,
+) -> list[ExamResult]:
+    """Answer new questions with what ``source`` retrieves from memory; feed ``record_outcome`` with the scores."""
+    if source == "agent" and assistant is None:
+        from salam.errors import SalamError
+
+        raise SalamError("the agent source needs a study assistant (--assistant)")
+    answerer = Answerer(model, answer_mode, batch_size)
+    kind = source_kind(source)
+    results: list[ExamResult] = []
+    for start in range(0, len(questions), batch_size):
+        chunk = list(questions[start : start + batch_size])
+        if kind is None or memory is None:
+            retrieved = [[] for _ in chunk]
+        elif same_task:
+            retrieved = [memory.similar(q.render(), k, threshold, namespace, task=q.task, kind=kind) for q in chunk]
+        else:
+            retrieved = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, kind=kind)
+        agent_lines = [""] * len(chunk)
+        if source == "agent" and assistant is not None:
+            todo = [i for i, r in enumerate(retrieved) if r]
+            advice = assistant.advise_many([(chunk[i], retrieved[i]) for i in todo])
+            for i, fb in zip(todo, advice):
+                agent_lines[i] = fb.guideline if fb.usable else ""
+        guidance = [build_guidance(source, r, a) for r, a in zip(retrieved, agent_lines)]
+        attempts = answerer.answer(list(zip(chunk, guidance)))
+        for q, a, r, line, g in zip(chunk, attempts, retrieved, agent_lines, guidance):
+            used = [MemoryUse(id=m.record.id, similarity=m.similarity) for m in r] if g else []
+            results.append(ExamResult(
+                question_id=q.id, task=q.task, source=source, prompt=a.prompt, output=a.output, answer=a.answer,
+                correct=a.correct, memories=used, agent_guideline=line or None, tokens=a.tokens, latency_s=a.latency_s,
+            ))
+            if record_outcomes and memory is not None and used:
+                memory.record_outcome([m.id for m in used], a.correct)
+        if progress:
+            progress(len(chunk))
+    return results
+
+
+def load_questions_jsonl(path: str | Path) -> list[Question]:
+    """Questions from a JSONL file of salam ``Question`` objects (``id``, ``text``, ``options``, ``answer``, ...)."""
+    from salam.errors import DataError
+
+    out = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                out.append(Question.model_validate(json.loads(line)))
+            except ValueError as exc:
+                raise DataError(f"{path}:{number}: not a question ({str(exc).splitlines()[0]})") from exc
+    return out

@@ -1,0 +1,69 @@
+"""The main model answers questions, with optional guidance, in ``generate`` or ``choice`` mode."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
+
+from salam.answers import extract_answer, is_correct
+from salam.assets import load_prompt
+from salam.errors import SalamError
+from salam.types import Attempt, Question
+
+AnswerMode = Literal["generate", "choice"]
+ANSWER_STOP = ["\n"]
+
+
+def answer_prompt(question: Question, guidance: str = "") -> str:
+    """The main model's prompt: guidance block, question, and ``Answer: (`` for multiple choice."""
+    prefix = " (" if question.is_multiple_choice else ""
+    return load_prompt("answer").format(guidance=guidance, question=question.render(), answer_prefix=prefix)
+
+
+@dataclass
+class Answerer:
+    """Answers batches of (question, guidance) with one model call per batch.
+
+    ``choice`` mode scores the option letters from one forward pass (local models only), the
+    way lm-evaluation-harness does; ``generate`` mode lets the model write and extracts the answer.
+    """
+
+    model: Any
+    mode: AnswerMode = "generate"
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode == "choice" and not hasattr(self.model, "score_options"):
+            raise SalamError("--answer-mode choice needs a local model (local, hf:..., local+lora:...); use generate")
+
+    def answer(self, items: Sequence[tuple[Question, str]], round_: int = 1, guidelines: Sequence[str | None] | None = None) -> list[Attempt]:
+        guidelines = guidelines or [None] * len(items)
+        attempts: list[Attempt] = []
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start : start + self.batch_size]
+            prompts = [answer_prompt(q, g) for q, g in chunk]
+            began = time.perf_counter()
+            outputs, tokens = self._run(prompts, [q for q, _ in chunk])
+            per_item = (time.perf_counter() - began) / max(1, len(chunk))
+            for (question, _), prompt, output, n_tokens, guideline in zip(chunk, prompts, outputs, tokens, guidelines[start:]):
+                extracted = extract_answer(question, output)
+                attempts.append(Attempt(
+                    round=round_, prompt=prompt, output=output, answer=extracted,
+                    correct=is_correct(question, extracted), guideline=guideline,
+                    tokens=n_tokens, latency_s=round(per_item, 4),
+                ))
+        return attempts
+
+    def _run(self, prompts: list[str], questions: list[Question]) -> tuple[list[str], list[int]]:
+        if self.mode == "choice" and all(q.is_multiple_choice for q in questions):
+            from langchain_core.messages import HumanMessage
+
+            formatted = [self.model.format_prompt([HumanMessage(p)]) for p in prompts]
+            scores = self.model.score_options(formatted, [q.letters for q in questions])
+            outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] + ")" for q, s in zip(questions, scores)]
+            return outputs, [0] * len(prompts)
+        replies = self.model.batch(prompts, stop=ANSWER_STOP)
+        outputs = [str(r.content) for r in replies]
+        tokens = [int((getattr(r, "usage_metadata", None) or {}).get("total_tokens", 0)) for r in replies]
+        return outputs, tokens

@@ -1,0 +1,70 @@
+"""Parse a study assistant's reply into (reason, guideline), whatever shape it came in.
+
+Accepts plain JSON, JSON inside a ``` fence, JSON continued from a prompt that already opened it,
+and ``reason:`` / ``guideline:`` lines. Hand-written: models break JSON in many small ways.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+_KEY_VALUE = re.compile(r'"?(reason|guideline)"?\s*:\s*"((?:[^"\\]|\\.)*)"?', re.IGNORECASE | re.DOTALL)
+_LINE = re.compile(r"^\s*[-*]?\s*\**(reason|guideline)\**\s*[:=-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _first_object(text: str) -> dict | None:
+    start = text.find("{")
+    while start != -1:
+        depth, in_str, escape = 0, False, False
+        for i in range(start, len(text)):
+            ch = text[i]
+            if in_str:
+                if escape:
+                    escape = False
+                elif ch == "\\":
+                    escape = True
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    try:
+                        value = json.loads(text[start : i + 1])
+                    except ValueError:
+                        break
+                    return value if isinstance(value, dict) else None
+        start = text.find("{", start + 1)
+    return None
+
+
+def _clean(value: object) -> str:
+    return " ".join(str(value).split()).strip().strip('"').strip()
+
+
+def parse_feedback(raw: str, prefix: str = "") -> tuple[str, str] | None:
+    """``(reason, guideline)`` from a reply, or None when no guideline can be found.
+
+    ``prefix`` is the text the prompt already wrote (e.g. ``{"reason": "``), tried in front of the reply.
+    """
+    candidates = [raw]
+    if prefix:
+        candidates.append(prefix + raw)
+    for text in candidates:
+        for chunk in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
+            obj = _first_object(chunk)
+            if obj and obj.get("guideline"):
+                return _clean(obj.get("reason", "")), _clean(obj["guideline"])
+    for text in candidates:
+        found = {m.group(1).lower(): _clean(m.group(2)) for m in _KEY_VALUE.finditer(text)}
+        if found.get("guideline"):
+            return found.get("reason", ""), found["guideline"]
+        lines = {m.group(1).lower(): _clean(m.group(2)) for m in _LINE.finditer(text)}
+        if lines.get("guideline"):
+            return lines.get("reason", ""), lines["guideline"]
+    return None
