@@ -10,7 +10,7 @@ from salam.feedback_parsing import parse_feedback
 from salam.leakage import find_leak, redact
 from salam.types import Feedback, Question, RetrievedMemory
 
-ANALYSE_PREFIX = '{"reason": "'
+ANALYSE_PREFIX = '{"guideline": "'
 ASSISTANT_STOP = ["\n\nQuestion:", "\nQuestion:", "\n\n\n", "\nNew question:"]
 
 

@@ -43,8 +43,18 @@ def _first_object(text: str) -> dict | None:
     return None
 
 
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+MAX_SENTENCES = 3
+
+
 def _clean(value: object) -> str:
-    return " ".join(str(value).split()).strip().strip('"').strip()
+    """One line, repeated sentences dropped, at most MAX_SENTENCES: small models loop and ramble."""
+    text = " ".join(str(value).split()).strip().strip('"').strip()
+    kept: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        if sentence and sentence.lower() not in (s.lower() for s in kept):
+            kept.append(sentence)
+    return " ".join(kept[:MAX_SENTENCES])
 
 
 def parse_feedback(raw: str, prefix: str = "") -> tuple[str, str] | None:

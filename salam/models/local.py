@@ -197,7 +197,7 @@ class LocalChatModel(BaseChatModel):
             chunk = prompts[start : start + self.batch_size]
             enc = self._encode(chunk)
             with self._lock, torch.inference_mode():
-                logits = model(**enc).logits[:, -1, :].float()
+                logits = model(**enc, logits_to_keep=1).logits[:, -1, :].float()
             logprobs = torch.log_softmax(logits, dim=-1)
             for row, options in enumerate(choices[start : start + self.batch_size]):
                 ids = [tokenizer.encode(opt, add_special_tokens=False)[0] for opt in options]

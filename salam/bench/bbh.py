@@ -1,0 +1,63 @@
+"""BIG-Bench Hard (Suzgun et al., 2022) in its official format, one JSON file per task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from salam.bench.data import locate
+from salam.errors import DataError
+from salam.options import split_options
+from salam.types import Question
+
+BBH_TASKS = (
+    "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",
+    "formal_fallacies", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects",
+    "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation",
+    "multistep_arithmetic_two", "navigate", "object_counting", "penguins_in_a_table",
+    "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks",
+    "sports_understanding", "temporal_sequences", "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies",
+    "word_sorting",
+)
+
+# The 16 multiple-choice tasks of the SALAM paper (the tasks of its released BBH mistake files).
+PAPER_MC_TASKS = (
+    "date_understanding", "disambiguation_qa", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects",
+    "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation",
+    "penguins_in_a_table", "reasoning_about_colored_objects", "ruin_names", "snarks", "temporal_sequences",
+    "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects",
+    "tracking_shuffled_objects_three_objects",
+)
+SUBSETS = {"all": BBH_TASKS, "paper": PAPER_MC_TASKS}
+
+
+def bbh_question(task: str, index: int, example: dict) -> Question:
+    text, options = split_options(example["input"])
+    target = str(example["target"]).strip()
+    answer = target.strip("()") if options and target.startswith("(") else target
+    return Question(id=f"bbh-{task}-{index}", task=task, text=text, options=options, answer=answer)
+
+
+def load_bbh(tasks: list[str] | None = None, data_dir: str | Path | None = None) -> dict[str, list[Question]]:
+    """Questions per task, in file order."""
+    out: dict[str, list[Question]] = {}
+    for task in tasks or list(BBH_TASKS):
+        if task not in BBH_TASKS:
+            raise DataError(f"unknown BBH task {task!r}; choose from {', '.join(BBH_TASKS)} or a subset: {', '.join(SUBSETS)}")
+        path = locate("bbh", task, data_dir)
+        try:
+            examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
+        except (ValueError, KeyError) as exc:
+            raise DataError(f"{path}: not a BBH task file ({exc})") from exc
+        out[task] = [bbh_question(task, i, ex) for i, ex in enumerate(examples)]
+    return out
+
+
+def available_bbh_tasks(candidates: tuple[str, ...], data_dir: str | Path | None = None) -> list[str]:
+    from salam.bench.data import data_dir as resolve_dir
+
+    folder = resolve_dir(data_dir)
+    if folder is None:
+        return list(candidates)
+    return [t for t in candidates if (folder / "bbh" / f"{t}.json").is_file()]
