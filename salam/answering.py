@@ -62,7 +62,7 @@ class Answerer:
             formatted = [self.model.format_prompt([HumanMessage(p)]) for p in prompts]
             scores = self.model.score_options(formatted, [q.letters for q in questions])
             outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] + ")" for q, s in zip(questions, scores)]
-            return outputs, [0] * len(prompts)
+            return outputs, self.model.count_tokens(formatted)
         replies = self.model.batch(prompts, stop=ANSWER_STOP)
         outputs = [str(r.content) for r in replies]
         tokens = [int((getattr(r, "usage_metadata", None) or {}).get("total_tokens", 0)) for r in replies]

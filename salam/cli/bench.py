@@ -1,4 +1,108 @@
-"""salam bench."""
+"""``salam bench bbq|bbh`` runs the SALAM benchmark; ``salam bench report`` renders and compares runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-app = typer.Typer(help="Run BBH/BBQ benchmarks.", no_args_is_help=True)
+app = typer.Typer(help="Run BBQ/BBH benchmarks under SALAM conditions and report them.", no_args_is_help=True)
+
+_DEFAULT_CONDITIONS = "none,mistake,feedback"
+
+
+def _run(benchmark: str, model: str, assistant: Optional[str], tasks: Optional[str], limit: int, train_limit: int,
+         conditions: str, k: Optional[int], threshold: Optional[float], rounds: int, answer_mode: str, batch_size: int,
+         log_dir: Optional[Path], resume: bool, seed: int, split: str, memory: Optional[str], data_dir: Optional[str],
+         base_url: Optional[str], display: str, namespace: Optional[str], no_gather: bool) -> None:
+    from salam.bench.report import write_report
+    from salam.bench.runner import BenchConfig, run_benchmark
+    from salam.errors import SalamError
+
+    if display not in ("rich", "plain", "none"):
+        raise SalamError("--display must be rich, plain or none")
+    if split not in ("seeded", "file-order"):
+        raise SalamError("--split must be seeded or file-order")
+    config = BenchConfig(
+        benchmark=benchmark, model=model, assistant=assistant, tasks=[t for t in (tasks or "").split(",") if t],
+        limit=limit or None, train_limit=train_limit or None, conditions=[c for c in conditions.split(",") if c], k=k,
+        threshold=threshold, rounds=rounds, answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split,
+        memory=memory, namespace=namespace, gather=not no_gather, data_dir=data_dir, base_url=base_url,
+    )
+    run_dir = log_dir or Path("runs") / f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if display == "rich":
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        columns = [TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        with Progress(*columns) as bar:
+            ids: dict[str, int] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in ids:
+                    ids[stage] = bar.add_task(stage, total=total)
+                bar.update(ids[stage], completed=done)
+
+            summary = run_benchmark(config, run_dir, resume, progress)
+    else:
+        last: dict[str, float] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if display == "plain" and (done == total or time.time() - last.get(stage, 0) > 10):
+                last[stage] = time.time()
+                typer.echo(f"{stage}: {done}/{total}", err=True)
+
+        summary = run_benchmark(config, run_dir, resume, progress)
+    report = write_report(run_dir)
+    if display != "none":
+        for name, c in summary["conditions"].items():
+            typer.echo(f"{name:>14}: {100 * c['accuracy']:.1f}% of {c['n']}"
+                       + (f"  (McNemar vs none p={c['vs_none']['p_value']:.3f})" if "vs_none" in c else ""))
+    typer.echo(f"report: {report}")
+
+
+def _make(benchmark: str, default_limit: int, default_train: int) -> None:
+    @app.command(benchmark, help=f"Run {benchmark.upper()}: gather on the train split, examine the test split per condition.")
+    def command(
+        model: str = typer.Option("local", "--model", "-m", help="Main model spec."),
+        assistant: Optional[str] = typer.Option(None, "--assistant", help="Study assistant spec (default: the main model)."),
+        tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories" + (" or subsets paper,all" if benchmark == "bbh" else "") + " (default: all available" + (" of the paper's 16" if benchmark == "bbh" else "") + ")."),
+        limit: int = typer.Option(default_limit, "--limit", help="Test questions per task (0: all)."),
+        train_limit: int = typer.Option(default_train, "--train-limit", help="Train questions per task to gather on (0: all)."),
+        conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", help="none,correct,mistake,feedback,feedback_only,agent"),
+        k: Optional[int] = typer.Option(None, "-k", "--k", help="Memories per question (default: the paper's)."),
+        threshold: Optional[float] = typer.Option(None, "--threshold", help="Least similarity (default: the paper's)."),
+        rounds: int = typer.Option(1, "--rounds", help="Retries with feedback during gather."),
+        answer_mode: str = typer.Option("choice", "--answer-mode", help="choice (score letters) or generate."),
+        batch_size: int = typer.Option(8, "--batch-size"),
+        log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Run directory (default: runs/<benchmark>-<time>)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --log-dir."),
+        seed: int = typer.Option(0, "--seed"),
+        split: str = typer.Option("seeded", "--split", help="seeded (stratified, 80/20) or file-order (the paper's)."),
+        memory: Optional[str] = typer.Option(None, "--memory", help="Use this memory folder (the run gets its own namespace)."),
+        namespace: Optional[str] = typer.Option(None, "--namespace", help="Memory namespace to gather into and read from (e.g. 'default' of an imported memory)."),
+        no_gather: bool = typer.Option(False, "--no-gather", help="Skip gathering: examine with the memory as it is."),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR", help="Folder with bbq/ and bbh/."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:<model>."),
+        display: str = typer.Option("rich", "--display", help="rich, plain or none."),
+    ) -> None:
+        _run(benchmark, model, assistant, tasks, limit, train_limit, conditions, k, threshold, rounds, answer_mode,
+             batch_size, log_dir, resume, seed, split, memory, data_dir, base_url, display, namespace, no_gather)
+
+
+_make("bbq", 40, 24)
+_make("bbh", 20, 12)
+
+
+@app.command()
+def report(run_dirs: list[Path] = typer.Argument(..., help="One run directory, or several to compare.")) -> None:
+    """Write report.md and PNG plots for a run; with several runs, print a comparison table."""
+    from salam.bench.report import compare, write_report
+
+    if len(run_dirs) == 1:
+        path = write_report(run_dirs[0])
+        typer.echo(path.read_text())
+        typer.echo(f"report: {path}")
+    else:
+        typer.echo(compare(run_dirs))

@@ -182,6 +182,10 @@ class LocalChatModel(BaseChatModel):
             raise
         return [_message(t, i, o, s, self.model_name) for t, i, o, s in outs]
 
+    def count_tokens(self, formatted_prompts: list[str]) -> list[int]:
+        _, tokenizer = self._loaded()
+        return [len(ids) for ids in tokenizer(formatted_prompts, add_special_tokens=False)["input_ids"]]
+
     # -- option scoring ----------------------------------------------------------------------
     def score_options(self, prompts: list[str], choices: list[list[str]]) -> list[list[float]]:
         """Log-probabilities of each choice's first token after each formatted prompt, one forward pass per batch.

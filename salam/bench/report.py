@@ -1,0 +1,135 @@
+"""Markdown tables and PNG plots from one or more run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from salam.errors import SalamError
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise SalamError(f"no summary.json in {run_dir}: is it a finished `salam bench` run?")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    timings_path = run_dir / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    return json.loads(summary_path.read_text()), manifest, timings
+
+
+def _pct(x: float) -> str:
+    return "—" if x != x else f"{100 * x:.1f}"
+
+
+def _ci(ci: Sequence[float]) -> str:
+    return "" if not ci or ci[0] != ci[0] else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def markdown(run_dir: Path) -> str:
+    summary, manifest, timings = load_run(run_dir)
+    cfg = manifest["config"]
+    conds = summary["conditions"]
+    lines = [
+        f"# {summary['benchmark'].upper()} run `{run_dir.name}`", "",
+        f"- model: `{summary['model']}` · assistant: `{summary['assistant']}` · answer mode: **{summary['answer_mode']}**",
+        f"- test questions: {summary['n_test']} ({len(summary['tasks'])} tasks) · train questions gathered on: "
+        f"{sum(len(v['train']) for v in manifest['split'].values())} · rounds {cfg['rounds']}",
+        f"- retrieval: k={summary['k']}, threshold={summary['threshold']} · split: {cfg['split']} (seed {cfg['seed']}) · "
+        f"salam {manifest['salam_version']} · git {manifest['git_sha'][:10]}",
+        f"- assistant: {summary.get('assistant_stats', {})}", "",
+        "| condition | accuracy % [95% CI] | macro % | vs none (b/c, McNemar p) | with memory | unparsed | tokens | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, c in conds.items():
+        vs = c.get("vs_none")
+        vs_text = f"{vs['b']}/{vs['c']}, p={vs['p_value']:.3f}" if vs else "—"
+        lines.append(f"| {name} | {_pct(c['accuracy'])}{_ci(c['ci95'])} | {_pct(c['macro_accuracy'])} | {vs_text} | "
+                     f"{c['with_memory']}/{c['n']} | {c['unparsed']} | {c['tokens']} | {timings.get(name, float('nan')):.0f} |")
+    if "gather" in timings:
+        lines.append(f"\nGather on the train split took {timings['gather']:.0f} s.")
+    if any("bbq" in c for c in conds.values()):
+        lines += ["", "## BBQ: ambiguous vs disambiguated, bias scores", "",
+                  "| condition | acc ambig % | acc disambig % | bias s_DIS | bias s_AMB |", "|---|---|---|---|---|"]
+        for name, c in conds.items():
+            b = c["bbq"]
+            lines.append(f"| {name} | {_pct(b['acc_ambig'])} | {_pct(b['acc_disambig'])} | {b['bias_disambig']:.3f} | {b['bias_ambig']:.3f} |")
+    lines += ["", "## Per task (accuracy %)", "", "| task | n | " + " | ".join(conds) + " |", "|---|---|" + "---|" * len(conds)]
+    for task in summary["tasks"]:
+        n = next(iter(conds.values()))["per_task"][task]["n"]
+        lines.append(f"| {task} | {n} | " + " | ".join(_pct(c["per_task"][task]["accuracy"]) for c in conds.values()) + " |")
+    effects = {n: c["memory_effects"] for n, c in conds.items() if "memory_effects" in c}
+    if effects:
+        lines += ["", "## What memory changed (paired with `none`)", "", "| condition | wrong→right | right→wrong | most harmful memories (id: flips) |", "|---|---|---|---|"]
+        for name, e in effects.items():
+            harmful = ", ".join(f"`{i}`: {n}" for i, n in e["top_harmful_memories"][:3]) or "—"
+            lines.append(f"| {name} | {e['wrong_to_right']} | {e['right_to_wrong']} | {harmful} |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(run_dir: Path) -> list[Path]:
+    """accuracy.png (per task and condition, with 95% intervals) and, for BBQ, bias.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary, _, _ = load_run(run_dir)
+    conds = summary["conditions"]
+    tasks = summary["tasks"] + ["ALL"]
+    width = 0.8 / max(1, len(conds))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(tasks) + 2), 4))
+    for i, (name, c) in enumerate(conds.items()):
+        vals, errs = [], [[], []]
+        for t in tasks:
+            entry = c if t == "ALL" else c["per_task"][t]
+            acc, (lo, hi) = entry["accuracy"], entry["ci95"]
+            vals.append(100 * acc)
+            errs[0].append(100 * (acc - lo))
+            errs[1].append(100 * (hi - acc))
+        ax.bar([x + i * width for x in range(len(tasks))], vals, width, yerr=errs, capsize=2, label=name)
+    ax.set_xticks([x + width * (len(conds) - 1) / 2 for x in range(len(tasks))])
+    ax.set_xticklabels(tasks, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy % (95% CI)")
+    ax.set_title(f"{summary['benchmark'].upper()} · {summary['model']} · {summary['answer_mode']} mode")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = [run_dir / "accuracy.png"]
+    fig.savefig(out[0], dpi=110)
+    plt.close(fig)
+    if all("bbq" in c for c in conds.values()):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        names = list(conds)
+        for j, key in enumerate(["bias_disambig", "bias_ambig"]):
+            ax.bar([x + j * 0.4 for x in range(len(names))], [conds[n]["bbq"][key] for n in names], 0.4, label=key)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks([x + 0.2 for x in range(len(names))])
+        ax.set_xticklabels(names)
+        ax.set_ylabel("bias score (−1 … 1)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out.append(run_dir / "bias.png")
+        fig.savefig(out[1], dpi=110)
+        plt.close(fig)
+    return out
+
+
+def compare(run_dirs: Sequence[Path]) -> str:
+    """One table of overall accuracy per condition across runs."""
+    loaded = [(d, load_run(d)[0]) for d in run_dirs]
+    conditions = list(dict.fromkeys(c for _, s in loaded for c in s["conditions"]))
+    lines = ["| run | model | mode | n | " + " | ".join(conditions) + " |", "|---|---|---|---|" + "---|" * len(conditions)]
+    for d, s in loaded:
+        cells = [_pct(s["conditions"][c]["accuracy"]) if c in s["conditions"] else "—" for c in conditions]
+        lines.append(f"| {d.name} | {s['model']} | {s['answer_mode']} | {s['n_test']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_dir: Path) -> Path:
+    text = markdown(run_dir)
+    images = plots(run_dir)
+    text += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
+    out = run_dir / "report.md"
+    out.write_text(text, encoding="utf-8")
+    return out

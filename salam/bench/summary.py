@@ -1,0 +1,91 @@
+"""summary.json from a run's sample logs: per-task accuracy, intervals, McNemar vs ``none``, BBQ bias, memory effects.
+
+Computed only from the logs, never from in-process state, so a resumed run summarises exactly as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from salam.bench.metrics import accuracy, bbq_scores, bootstrap_ci, mcnemar
+from salam.types import Question
+
+
+def read_samples(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                out[row["question_id"]] = row
+            except (ValueError, KeyError):
+                continue
+    return out
+
+
+def summarise(run_dir: Path, test: Sequence[Question], conditions: Sequence[str], model: str, assistant: str) -> dict[str, Any]:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    by_condition = {c: read_samples(run_dir / "samples" / f"{c}.jsonl") for c in conditions}
+    is_bbq = manifest["config"]["benchmark"] == "bbq"
+    tasks = sorted({q.task for q in test})
+    summary: dict[str, Any] = {
+        "benchmark": manifest["config"]["benchmark"], "model": model, "assistant": assistant,
+        "answer_mode": manifest["config"]["answer_mode"], "n_test": len(test), "tasks": tasks,
+        "k": manifest["config"]["k"], "threshold": manifest["config"]["threshold"], "conditions": {},
+    }
+    baseline = by_condition.get("none")
+    for condition, rows in by_condition.items():
+        present = [q for q in test if q.id in rows]
+        correct = [bool(rows[q.id]["correct"]) for q in present]
+        answers = [rows[q.id]["answer"] for q in present]
+        per_task = {}
+        for task in tasks:
+            flags = [bool(rows[q.id]["correct"]) for q in present if q.task == task]
+            lo, hi = bootstrap_ci(flags)
+            per_task[task] = {"accuracy": accuracy(flags), "ci95": [lo, hi], "n": len(flags)}
+        lo, hi = bootstrap_ci(correct)
+        entry: dict[str, Any] = {
+            "n": len(present), "accuracy": accuracy(correct), "ci95": [lo, hi],
+            "macro_accuracy": sum(t["accuracy"] for t in per_task.values() if t["n"]) / max(1, sum(1 for t in per_task.values() if t["n"])),
+            "per_task": per_task,
+            "unparsed": sum(1 for a in answers if a is None),
+            "with_memory": sum(1 for q in present if rows[q.id]["memories"]),
+            "tokens": sum(int(rows[q.id].get("tokens", 0)) for q in present),
+        }
+        if is_bbq:
+            entry["bbq"] = bbq_scores(present, answers, correct)
+        if baseline is not None and condition != "none":
+            paired = [q for q in present if q.id in baseline]
+            entry["vs_none"] = mcnemar([bool(baseline[q.id]["correct"]) for q in paired], [bool(rows[q.id]["correct"]) for q in paired])
+            entry["memory_effects"] = _memory_effects(paired, baseline, rows)
+        summary["conditions"][condition] = entry
+    stats_path = run_dir / "assistant_stats.json"
+    summary["assistant_stats"] = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    return summary
+
+
+def _memory_effects(paired: Sequence[Question], baseline: dict, rows: dict) -> dict[str, Any]:
+    """Which retrieved memories flipped answers: wrong→right counts as helped, right→wrong as hurt."""
+    helped: dict[str, int] = defaultdict(int)
+    hurt: dict[str, int] = defaultdict(int)
+    flips = {"wrong_to_right": 0, "right_to_wrong": 0}
+    for q in paired:
+        before, after = bool(baseline[q.id]["correct"]), bool(rows[q.id]["correct"])
+        if before == after:
+            continue
+        key = "wrong_to_right" if after else "right_to_wrong"
+        flips[key] += 1
+        for m in rows[q.id]["memories"]:
+            (helped if after else hurt)[m["id"]] += 1
+    top = lambda d: sorted(d.items(), key=lambda kv: -kv[1])[:5]  # noqa: E731
+    return {**flips, "top_helpful_memories": top(helped), "top_harmful_memories": top(hurt)}
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    tmp = run_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    tmp.replace(run_dir / "summary.json")
