@@ -45,6 +45,7 @@ class BenchConfig:
     memory: str | None = None
     namespace: str | None = None
     gather: bool = True
+    embedder: str | None = None
     data_dir: str | None = None
     base_url: str | None = None
     same_task: bool = True
@@ -131,8 +132,14 @@ def _manifest(config: BenchConfig, run_dir: Path, split: dict, checksums: dict[s
 Progress = Callable[[str, int, int], Any]
 
 
-def run_benchmark(config: BenchConfig, run_dir: Path, resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Run (or resume) a benchmark into ``run_dir`` and return its summary."""
+def run_benchmark(
+    config: BenchConfig, run_dir: Path, resume: bool = False, progress: Progress | None = None,
+    *, model: Any = None, assistant_model: Any = None,
+) -> dict[str, Any]:
+    """Run (or resume) a benchmark into ``run_dir`` and return its summary.
+
+    ``model`` / ``assistant_model`` (LangChain chat models) override the specs in ``config`` for library use.
+    """
     from salam.agent import examine, gather
     from salam.assistant import StudyAssistant
     from salam.bench.summary import summarise, write_summary
@@ -161,17 +168,17 @@ def run_benchmark(config: BenchConfig, run_dir: Path, resume: bool = False, prog
         tmp = manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(manifest, indent=2, default=str))
         tmp.replace(manifest_path)
-    model = resolve_chat_model(config.model, base_url=config.base_url, max_new_tokens=12, batch_size=config.batch_size)
+    model = model or resolve_chat_model(config.model, base_url=config.base_url, max_new_tokens=12, batch_size=config.batch_size)
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
-    assistant = StudyAssistant(resolve_chat_model(config.assistant, base_url=config.base_url, max_new_tokens=64,
-                                                  batch_size=config.batch_size))
+    assistant = StudyAssistant(assistant_model or resolve_chat_model(
+        config.assistant, base_url=config.base_url, max_new_tokens=64, batch_size=config.batch_size))
     train = [q for s in split.values() for q in s["train"]]
     test = [q for s in split.values() for q in s["test"]]
     timings: dict[str, float] = {}
     timings_path = run_dir / "timings.json"
     if timings_path.is_file():
         timings = json.loads(timings_path.read_text())
-    with MistakeMemory.open(memory_dir) as memory:
+    with MistakeMemory.open(memory_dir, embedder=config.embedder) as memory:
         needs_memory = any(c != "none" for c in config.conditions)
         if needs_memory and train and config.gather:
             began = time.perf_counter()

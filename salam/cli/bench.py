@@ -16,7 +16,7 @@ _DEFAULT_CONDITIONS = "none,mistake,feedback"
 def _run(benchmark: str, model: str, assistant: Optional[str], tasks: Optional[str], limit: int, train_limit: int,
          conditions: str, k: Optional[int], threshold: Optional[float], rounds: int, answer_mode: str, batch_size: int,
          log_dir: Optional[Path], resume: bool, seed: int, split: str, memory: Optional[str], data_dir: Optional[str],
-         base_url: Optional[str], display: str, namespace: Optional[str], no_gather: bool) -> None:
+         base_url: Optional[str], display: str, namespace: Optional[str], no_gather: bool, embedder: Optional[str]) -> None:
     from salam.bench.report import write_report
     from salam.bench.runner import BenchConfig, run_benchmark
     from salam.errors import SalamError
@@ -29,7 +29,7 @@ def _run(benchmark: str, model: str, assistant: Optional[str], tasks: Optional[s
         benchmark=benchmark, model=model, assistant=assistant, tasks=[t for t in (tasks or "").split(",") if t],
         limit=limit or None, train_limit=train_limit or None, conditions=[c for c in conditions.split(",") if c], k=k,
         threshold=threshold, rounds=rounds, answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split,
-        memory=memory, namespace=namespace, gather=not no_gather, data_dir=data_dir, base_url=base_url,
+        memory=memory, namespace=namespace, gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url,
     )
     run_dir = log_dir or Path("runs") / f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
     if display == "rich":
@@ -83,12 +83,13 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         memory: Optional[str] = typer.Option(None, "--memory", help="Use this memory folder (the run gets its own namespace)."),
         namespace: Optional[str] = typer.Option(None, "--namespace", help="Memory namespace to gather into and read from (e.g. 'default' of an imported memory)."),
         no_gather: bool = typer.Option(False, "--no-gather", help="Skip gathering: examine with the memory as it is."),
+        embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder for a new memory (default: bundled all-MiniLM-L6-v2)."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR", help="Folder with bbq/ and bbh/."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:<model>."),
         display: str = typer.Option("rich", "--display", help="rich, plain or none."),
     ) -> None:
         _run(benchmark, model, assistant, tasks, limit, train_limit, conditions, k, threshold, rounds, answer_mode,
-             batch_size, log_dir, resume, seed, split, memory, data_dir, base_url, display, namespace, no_gather)
+             batch_size, log_dir, resume, seed, split, memory, data_dir, base_url, display, namespace, no_gather, embedder)
 
 
 _make("bbq", 40, 24)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from pydantic import ValidationError
 
+from salam.answers import extract_choice
 from salam.errors import DataError
 from salam.memory.codec import normalise_question
 from salam.memory.store import MistakeMemory
@@ -107,9 +108,13 @@ def salam_release_records(folder: Path, namespace: str = "default") -> tuple[lis
             if fb is None:
                 report.without_feedback += 1
             _, options = split_options(prompt)
+            # Flan-T5 sometimes wrote the option's text instead of its letter: map it back when it is unambiguous.
+            raw_output = str(item["response/output"])
+            letters = [chr(ord("A") + i) for i in range(len(options))]
+            wrong = extract_choice(raw_output, letters, options) or raw_output.strip()
             records.append(MistakeRecord(
                 namespace=namespace, kind="mistake", task=_task_name(item.get("task", prefix)), question=prompt,
-                options=options, wrong_answer=_letter(item["response/output"]), true_answer=_letter(item["response/target_str"]),
+                options=options, wrong_answer=wrong, true_answer=_letter(item["response/target_str"]),
                 reason=(fb or {}).get("reason", ""), guideline=(fb or {}).get("guideline", ""), source="import",
                 main_model="flan-t5-xxl", assistant_model="gpt-4" if fb else "",
             ))
