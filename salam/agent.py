@@ -6,7 +6,6 @@ Also re-exports :func:`assist`, the study-assisted chat model wrapper.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -18,6 +17,7 @@ from salam.assets import load_prompt
 from salam.assistant import StudyAssistant
 from salam.assisted import assist
 from salam.guidance import Source, build_guidance, source_kind
+from salam.jsonl import append_jsonl
 from salam.memory.store import MistakeMemory
 from salam.models.resolve import model_label
 from salam.types import Attempt, Exchange, Feedback, MistakeRecord, Question
@@ -53,14 +53,6 @@ def read_transcript(path: str | Path) -> list[Exchange]:
         except ValueError:
             continue
     return out
-
-
-def _append_jsonl(path: Path, lines: Iterable[str]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _record(question: Question, attempt: Attempt, feedback: Feedback, namespace: str, main: str, assistant: str) -> MistakeRecord:
@@ -105,7 +97,7 @@ def gather(
         chunk = pending[start : start + batch_size]
         exchanges = _gather_chunk(chunk, answerer, assistant, memory, namespace, rounds, main_name, assistant_name, store_solved, report)
         if path:
-            _append_jsonl(path, (ex.model_dump_json() for ex in exchanges))
+            append_jsonl(path, (ex.model_dump_json() for ex in exchanges))
         report.exchanges += exchanges
         if progress:
             progress(len(chunk))

@@ -11,7 +11,7 @@ import re
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _KEY_VALUE = re.compile(r'"?(reason|guideline)"?\s*:\s*"((?:[^"\\]|\\.)*)"?', re.IGNORECASE | re.DOTALL)
-_LINE = re.compile(r"^\s*[-*]?\s*\**(reason|guideline)\**\s*[:=-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_LINE = re.compile(r"\b(reason|guideline)\**\s*[:=]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
 def _first_object(text: str) -> dict | None:
@@ -57,6 +57,12 @@ def _clean(value: object) -> str:
     return " ".join(kept[:MAX_SENTENCES])
 
 
+def plausible_guideline(text: str) -> bool:
+    """At least two words of letters and no JSON debris: a key with a brace for a value is no guideline."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    return len(words) >= 2 and not text.lstrip().startswith(("{", "[", "`"))
+
+
 def parse_feedback(raw: str, prefix: str = "") -> tuple[str, str] | None:
     """``(reason, guideline)`` from a reply, or None when no guideline can be found.
 
@@ -68,13 +74,13 @@ def parse_feedback(raw: str, prefix: str = "") -> tuple[str, str] | None:
     for text in candidates:
         for chunk in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
             obj = _first_object(chunk)
-            if obj and obj.get("guideline"):
+            if obj and obj.get("guideline") and plausible_guideline(_clean(obj["guideline"])):
                 return _clean(obj.get("reason", "")), _clean(obj["guideline"])
     for text in candidates:
         found = {m.group(1).lower(): _clean(m.group(2)) for m in _KEY_VALUE.finditer(text)}
-        if found.get("guideline"):
+        if found.get("guideline") and plausible_guideline(found["guideline"]):
             return found.get("reason", ""), found["guideline"]
         lines = {m.group(1).lower(): _clean(m.group(2)) for m in _LINE.finditer(text)}
-        if lines.get("guideline"):
+        if lines.get("guideline") and plausible_guideline(lines["guideline"]):
             return lines.get("reason", ""), lines["guideline"]
     return None

@@ -17,9 +17,9 @@ def _letter_patterns(letter: str) -> list[str]:
     ]
 
 
-def _text_pattern(text: str) -> str | None:
+def _text_pattern(text: str, min_length: int = 3) -> str | None:
     words = text.strip().strip(".").strip()
-    if len(words) < 3:
+    if len(words) < min_length:
         return None
     return r"(?i)(?<![\w])" + re.escape(words) + r"(?![\w])"
 
@@ -40,7 +40,7 @@ def leak_patterns(question: Question) -> list[str]:
     else:
         patterns.append(rf"(?i)\banswer\s*(?:is|should be|:)\s*{re.escape(question.answer)}\b")
         if len(question.answer) >= 6 or any(ch.isdigit() for ch in question.answer):
-            pattern = _text_pattern(question.answer)
+            pattern = _text_pattern(question.answer, min_length=1)
             if pattern:
                 patterns.append(pattern)
     return patterns

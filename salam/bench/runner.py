@@ -143,6 +143,7 @@ def run_benchmark(
     from salam.agent import examine, gather
     from salam.assistant import StudyAssistant
     from salam.bench.summary import summarise, write_summary
+    from salam.jsonl import append_jsonl
     from salam.memory.store import MistakeMemory
     from salam.models.resolve import model_label, resolve_chat_model
     from salam.quiet import quiet_libraries
@@ -209,9 +210,7 @@ def run_benchmark(
                 results = examine(chunk, model, memory, source=condition, k=config.k or 0, threshold=config.threshold or 0.0,  # type: ignore[arg-type]
                                   namespace=namespace, assistant=assistant, answer_mode=config.answer_mode,  # type: ignore[arg-type]
                                   batch_size=config.batch_size, same_task=config.same_task)
-                with path.open("a", encoding="utf-8") as fh:
-                    for r in results:
-                        fh.write(r.model_dump_json() + "\n")
+                append_jsonl(path, (r.model_dump_json() for r in results))
                 if progress:
                     progress(condition, len(test) - len(todo) + start + len(chunk), len(test))
             timings[condition] = timings.get(condition, 0.0) + time.perf_counter() - began

@@ -1,0 +1,143 @@
+"""Gather and examine with the scripted model: rounds, transcripts, the six sources, resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from salam.agent import examine, gather, read_transcript
+from salam.answering import answer_prompt
+from salam.assistant import StudyAssistant
+from salam.guidance import SOURCES
+from salam.testing import ScriptedChatModel
+from salam.types import MistakeRecord, Question
+
+GUIDE = "Answer only from facts stated in the text."
+
+
+def q(i: int, answer: str = "B", task: str = "demo") -> Question:
+    return Question(id=f"q{i}", task=task, text=f"Story {i}: Ann met Bob at the market. Who bought apples?",
+                    options=["Ann", "Bob", "Unknown"], answer=answer)
+
+
+def main_model() -> ScriptedChatModel:
+    """Wrong ("A") without a guideline, right ("B") once a guideline is in the prompt."""
+    return ScriptedChatModel(reply_fn=lambda p: "B) Bob" if "Guideline:" in p else "A) Ann")
+
+
+def assistant_model(text: str = GUIDE) -> StudyAssistant:
+    return StudyAssistant(ScriptedChatModel(replies=[f'{text}", "reason": "It guessed."}}']))
+
+
+def test_mistake_fixed_on_round_two_is_a_successful_exchange(memory, tmp_path):
+    transcript = tmp_path / "t.jsonl"
+    report = gather([q(1), q(2, answer="A")], main_model(), assistant_model(), memory, rounds=2, transcript=transcript)
+    assert (report.fixed, report.correct_first, report.unfixed) == (1, 1, 0)
+    exchanges = {ex.question.id: ex for ex in read_transcript(transcript)}
+    fixed = exchanges["q1"]
+    assert fixed.successful and fixed.outcome == "fixed"
+    assert [a.round for a in fixed.attempts] == [1, 2] and [a.correct for a in fixed.attempts] == [False, True]
+    assert fixed.attempts[1].guideline == GUIDE and "Guideline: " + GUIDE in fixed.attempts[1].prompt
+    assert fixed.feedback[0].guideline == GUIDE and fixed.main_model == "scripted"
+    assert not exchanges["q2"].successful
+    record = memory.get(fixed.memory_ids[0])
+    assert (record.wrong_answer, record.true_answer, record.guideline, record.source) == ("A", "B", GUIDE, "gather")
+    assert memory.count(kind="solved") == 1
+
+
+def test_unfixed_after_all_rounds(memory, tmp_path):
+    stubborn = ScriptedChatModel(replies=["A) Ann"])
+    report = gather([q(1)], stubborn, assistant_model(), memory, rounds=3, transcript=tmp_path / "t.jsonl")
+    ex = report.exchanges[0]
+    assert ex.outcome == "unfixed" and len(ex.attempts) == 4 and len(ex.feedback) == 3
+    assert memory.count(kind="mistake") == 1  # the same mistake thrice is one record
+
+
+def test_resume_after_crash_skips_finished_and_duplicates_nothing(memory, tmp_path):
+    transcript = tmp_path / "t.jsonl"
+    questions = [q(i) for i in range(10)]
+    calls = {"n": 0}
+
+    def crashing(prompt: str) -> str:
+        calls["n"] += 1
+        if calls["n"] > 10:  # a chunk of 4 costs 8 calls: crash inside the second chunk
+            raise RuntimeError("power cut")
+        return "B) Bob" if "Guideline:" in prompt else "A) Ann"
+
+    with pytest.raises(RuntimeError):
+        gather(questions, ScriptedChatModel(reply_fn=crashing), assistant_model(), memory, rounds=1,
+               transcript=transcript, batch_size=4)
+    with transcript.open("a") as fh:
+        fh.write('{"question": {"id": "torn')  # a torn last line from the crash
+    first = {ex.question.id for ex in read_transcript(transcript)}
+    assert first == {"q0", "q1", "q2", "q3"}
+    model = main_model()
+    report = gather(questions, model, assistant_model(), memory, rounds=1, transcript=transcript, batch_size=4)
+    assert report.skipped == 4 and report.fixed == 6
+    ids = [ex.question.id for ex in read_transcript(transcript)]
+    assert sorted(ids) == sorted(f"q{i}" for i in range(10)) and len(ids) == len(set(ids))
+    assert memory.count(kind="mistake") == 10
+    assert not any("Story 0:" in p for p in model.prompts)
+
+
+def _seed_memory(memory):
+    memory.add([
+        MistakeRecord(task="demo", question=q(90).render(), options=q(90).options, wrong_answer="A", true_answer="B",
+                      guideline="Use only stated facts.", reason="guessed"),
+        MistakeRecord(kind="solved", task="demo", question=q(91).render(), options=q(91).options, true_answer="B"),
+    ])
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_each_source_builds_its_prompt(memory, source):
+    _seed_memory(memory)
+    model = ScriptedChatModel(replies=["B) Bob"])
+    helper = assistant_model("Check who the story says bought apples.")
+    results = examine([q(1)], model, memory, source=source, k=2, threshold=0.3, assistant=helper)
+    prompt = results[0].prompt
+    assert prompt.endswith(answer_prompt(q(1)))  # the question always comes last, unchanged
+    expected = {
+        "none": [],
+        "correct": ["Story 91", "Answer: (B)"],
+        "mistake": ["Story 90", "Wrong answer: (A)", "Correct answer: (B)"],
+        "feedback": ["Story 90", "Wrong answer: (A)", "Guideline: Use only stated facts."],
+        "feedback_only": ["- Use only stated facts."],
+        "agent": ["Guideline: Check who the story says bought apples."],
+    }[source]
+    for fragment in expected:
+        assert fragment in prompt
+    if source == "none":
+        assert prompt == answer_prompt(q(1)) and results[0].memories == []
+    if source == "feedback_only":
+        assert "Story 90" not in prompt and "Correct answer" not in prompt
+    if source in ("feedback", "feedback_only", "agent"):
+        assert "Correct answer" not in prompt
+    if source != "none":
+        assert results[0].memories and results[0].memories[0].similarity >= 0.3
+
+
+def test_examine_records_outcomes(memory):
+    _seed_memory(memory)
+    results = examine([q(1)], ScriptedChatModel(replies=["B) Bob"]), memory, source="feedback", k=1, threshold=0.3)
+    record = memory.get(results[0].memories[0].id)
+    assert results[0].correct and (record.retrieved, record.helped, record.hurt) == (1, 1, 0)
+
+
+def test_threshold_blocks_weak_matches(memory):
+    _seed_memory(memory)
+    results = examine([q(1)], ScriptedChatModel(replies=["B"]), memory, source="feedback", k=1, threshold=0.999)
+    assert results[0].memories == [] and results[0].prompt == answer_prompt(q(1))
+
+
+def test_agent_source_needs_an_assistant(memory):
+    from salam.errors import SalamError
+
+    with pytest.raises(SalamError, match="assistant"):
+        examine([q(1)], ScriptedChatModel(replies=["B"]), memory, source="agent")
+
+
+def test_choice_mode_needs_a_local_model():
+    from salam.answering import Answerer
+    from salam.errors import SalamError
+
+    with pytest.raises(SalamError, match="local model"):
+        Answerer(ScriptedChatModel(replies=["B"]), mode="choice")
