@@ -32,10 +32,18 @@ PAPER_MC_TASKS = (
 SUBSETS = {"all": BBH_TASKS, "paper": PAPER_MC_TASKS}
 
 
-def bbh_question(task: str, index: int, example: dict) -> Question:
+def bbh_question(task: str, index: int, example: dict) -> Question | None:
+    """One BBH example; None for the rare multiple-choice item whose target names no option (an upstream error)."""
     text, options = split_options(example["input"])
     target = str(example["target"]).strip()
     answer = target.strip("()") if options and target.startswith("(") else target
+    if options:
+        letters = [chr(ord("A") + i) for i in range(len(options))]
+        if answer not in letters:
+            matches = [letter for letter, option in zip(letters, options) if option.strip().lower() == answer.lower()]
+            if len(matches) != 1:
+                return None
+            answer = matches[0]
     return Question(id=f"bbh-{task}-{index}", task=task, text=text, options=options, answer=answer)
 
 
@@ -50,7 +58,8 @@ def load_bbh(tasks: list[str] | None = None, data_dir: str | Path | None = None)
             examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
         except (ValueError, KeyError) as exc:
             raise DataError(f"{path}: not a BBH task file ({exc})") from exc
-        out[task] = [bbh_question(task, i, ex) for i, ex in enumerate(examples)]
+        questions = [bbh_question(task, i, ex) for i, ex in enumerate(examples)]
+        out[task] = [q for q in questions if q is not None]
     return out
 
 
