@@ -1,4 +1,82 @@
-"""salam train."""
+"""``salam train il`` (imitation learning) and ``salam train eval-assistant``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-app = typer.Typer(help="Imitation learning.", no_args_is_help=True)
+app = typer.Typer(help="Fine-tune the study assistant on feedback that worked (TRL SFT + LoRA, CPU).", no_args_is_help=True)
+
+
+@app.command("il")
+def il(
+    out: Path = typer.Option(..., "--out", help="Folder for the adapter, checkpoints and manifest."),
+    transcripts: list[Path] = typer.Option([], "--transcripts", help="Gather transcripts (JSONL); repeatable."),
+    teacher: list[Path] = typer.Option([], "--teacher", help="Teacher feedback files (*_feedback_gpt4.json); repeatable."),
+    base: str = typer.Option("local", "--base", help="Base model: local or hf:<folder>."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use at most this many examples."),
+    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many optimizer steps (-1: epochs decide)."),
+    epochs: float = typer.Option(1.0, "--epochs"),
+    batch_size: int = typer.Option(4, "--batch-size"),
+    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
+    min_examples: int = typer.Option(64, "--min-examples", help="Refuse to train on fewer examples."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train a LoRA adapter for the assistant; use it as `local+lora:OUT`."""
+    from salam.errors import SalamError
+    from salam.train.il import ILConfig, train_il
+
+    if not transcripts and not teacher:
+        raise SalamError("give --transcripts and/or --teacher")
+    for path in [*transcripts, *teacher]:
+        if not path.is_file():
+            raise SalamError(f"no such file: {path}")
+
+    def show(step: int, total: int, loss: float) -> None:
+        typer.echo(f"step {step}/{total} loss {loss:.4f}", err=True)
+
+    config = ILConfig(out=out, transcripts=transcripts, teacher=teacher, base=base, limit=limit, max_steps=max_steps,
+                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_examples=min_examples, seed=seed)
+    manifest = train_il(config, on_log=show)
+    typer.echo(f"examples {manifest['counts']}")
+    typer.echo(f"final train loss {manifest['final_train_loss']:.4f}, validation loss {manifest['validation_loss']}, "
+               f"{manifest['tokens_per_second']:.0f} tokens/s, peak RSS {manifest['peak_rss_mb']:.0f} MB")
+    typer.echo(f"adapter: {out}  (use --assistant local+lora:{out})")
+
+
+@app.command("eval-assistant")
+def eval_assistant(
+    assistants: list[str] = typer.Option(..., "--assistant", help="Assistant spec; repeat to compare."),
+    heldout: Path = typer.Option(..., "--heldout", help="validation.jsonl from `salam train il`."),
+    heldout_limit: Optional[int] = typer.Option(60, "--heldout-limit"),
+    model: str = typer.Option("local", "--model", help="Main model answering the BBQ test questions."),
+    per_category: int = typer.Option(40, "--per-category", help="BBQ test questions per category."),
+    k: int = typer.Option(3, "-k"),
+    threshold: float = typer.Option(0.9, "--threshold"),
+    answer_mode: str = typer.Option("choice", "--answer-mode"),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the Markdown report here."),
+) -> None:
+    """Compare assistants: parse-valid and leak rates, guideline length, downstream BBQ accuracy."""
+    import json
+    import sys
+
+    from salam.bench.bbq import available_bbq_categories, load_bbq
+    from salam.bench.split import balanced_prefix, split_task
+    from salam.models import resolve_chat_model
+    from salam.quiet import quiet_libraries
+    from salam.train.evaluate import evaluate_assistants, load_heldout, markdown
+
+    quiet_libraries()
+    pairs = load_heldout(heldout, heldout_limit)
+    test = [q for qs in load_bbq(available_bbq_categories(data_dir), data_dir).values()
+            for q in balanced_prefix(split_task(qs, seed=0)[1], per_category)]
+    main = resolve_chat_model(model, max_new_tokens=12)
+    results = evaluate_assistants(assistants, pairs, test, main, k=k, threshold=threshold, answer_mode=answer_mode)
+    text = markdown(results, "salam " + " ".join(sys.argv[1:]))
+    if output:
+        output.write_text(text)
+        output.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    typer.echo(text)

@@ -1,0 +1,1 @@
+"""Training recipes for the study assistant (imitation learning; TRL and PEFT are imported lazily)."""

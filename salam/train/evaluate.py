@@ -1,0 +1,88 @@
+"""Compare study assistants on held-out mistakes, and by what their guidelines do for the main model.
+
+Per assistant: parse-valid rate, leakage rate (before redaction), mean guideline length on held-out
+mistakes; then its guidelines for those mistakes become a memory, and the main model answers BBQ test
+questions with the ``feedback`` and ``agent`` sources (``none`` once, as the baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from salam.types import MistakeRecord, Question
+
+
+def load_heldout(path: Path, limit: int | None = None) -> list[tuple[Question, str]]:
+    """(question, wrong answer) pairs from a ``validation.jsonl`` written by ``salam train il``."""
+    from salam.errors import DataError
+
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                pairs.append((Question.model_validate(row["question"]), row["wrong"]))
+            except (ValueError, KeyError) as exc:
+                raise DataError(f"{path}:{number}: not a held-out example ({exc})") from exc
+    return pairs[:limit] if limit else pairs
+
+
+def evaluate_assistants(
+    specs: Sequence[str], heldout: list[tuple[Question, str]], test: list[Question], main_model: Any,
+    k: int = 3, threshold: float = 0.9, answer_mode: str = "choice", batch_size: int = 8,
+) -> dict[str, Any]:
+    from salam.agent import examine
+    from salam.assistant import StudyAssistant
+    from salam.memory import MistakeMemory
+    from salam.models import resolve_chat_model
+
+    results: dict[str, Any] = {"n_heldout": len(heldout), "n_test": len(test), "k": k, "threshold": threshold,
+                               "answer_mode": answer_mode, "assistants": {}}
+    with tempfile.TemporaryDirectory(prefix="salam-eval-") as folder, MistakeMemory.open(Path(folder) / "m") as memory:
+        none = examine(test, main_model, None, source="none", answer_mode=answer_mode, batch_size=batch_size)  # type: ignore[arg-type]
+        results["none_accuracy"] = sum(r.correct for r in none) / len(none) if none else None
+        for index, spec in enumerate(specs):
+            assistant = StudyAssistant(resolve_chat_model(spec, max_new_tokens=64, batch_size=batch_size), name=spec)
+            feedback = assistant.analyse_many(heldout)
+            usable = [(q, w, fb) for (q, w), fb in zip(heldout, feedback) if fb.usable]
+            namespace = f"assistant-{index}"
+            memory.add([MistakeRecord(namespace=namespace, task=q.task, question=q.render(), options=q.options, wrong_answer=w,
+                                      true_answer=q.answer, reason=fb.reason, guideline=fb.guideline, source="import",
+                                      assistant_model=spec) for q, w, fb in usable])
+            entry: dict[str, Any] = {
+                "parse_valid_rate": sum(fb.parse_ok for fb in feedback) / len(feedback),
+                "leak_rate": sum(fb.leaked for fb in feedback) / len(feedback),
+                "usable_rate": len(usable) / len(feedback),
+                "mean_guideline_words": (sum(len(fb.guideline.split()) for _, _, fb in usable) / len(usable)) if usable else 0.0,
+                "examples": [fb.guideline for _, _, fb in usable[:3]],
+            }
+            for source in ("feedback", "agent"):
+                rows = examine(test, main_model, memory, source=source, k=k, threshold=threshold, namespace=namespace,  # type: ignore[arg-type]
+                               assistant=assistant, answer_mode=answer_mode, batch_size=batch_size, record_outcomes=False)  # type: ignore[arg-type]
+                entry[f"{source}_accuracy"] = sum(r.correct for r in rows) / len(rows) if rows else None
+                entry[f"{source}_with_memory"] = sum(bool(r.memories) for r in rows)
+            results["assistants"][spec] = entry
+    return results
+
+
+def markdown(results: dict[str, Any], command: str) -> str:
+    lines = [
+        "# Study assistants compared", "", f"Command: `{command}`", "",
+        f"Held-out mistakes: {results['n_heldout']} · BBQ test questions: {results['n_test']} · k={results['k']}, "
+        f"threshold={results['threshold']} · answer mode: {results['answer_mode']} · `none` accuracy: "
+        f"{100 * results['none_accuracy']:.1f}%", "",
+        "| assistant | parse-valid % | leak % | usable % | guideline words | `feedback` acc % (with memory) | `agent` acc % (with memory) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for spec, e in results["assistants"].items():
+        lines.append(f"| `{spec}` | {100 * e['parse_valid_rate']:.1f} | {100 * e['leak_rate']:.1f} | {100 * e['usable_rate']:.1f} | "
+                     f"{e['mean_guideline_words']:.1f} | {100 * e['feedback_accuracy']:.1f} ({e['feedback_with_memory']}) | "
+                     f"{100 * e['agent_accuracy']:.1f} ({e['agent_with_memory']}) |")
+    lines += ["", "Sample guidelines:", ""]
+    for spec, e in results["assistants"].items():
+        for g in e["examples"]:
+            lines.append(f"- `{spec}`: {g}")
+    return "\n".join(lines) + "\n"
