@@ -14,9 +14,13 @@ def _candidate_dirs() -> list[Path]:
 
 @lru_cache(maxsize=None)
 def load_prompt(name: str) -> str:
-    """Return the text of ``prompts/<name>.txt``; the one way salam reads a template."""
+    """Return the text of ``prompts/<name>.txt``; the one way salam reads a template.
+
+    The file's final newline is dropped: a prompt that ends ``Answer: (`` must not end ``Answer: (\\n``.
+    """
     for folder in _candidate_dirs():
         path = folder / f"{name}.txt"
         if path.is_file():
-            return path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
+            return text[:-1] if text.endswith("\n") else text
     raise FileNotFoundError(f"prompt template {name!r} not found in {', '.join(map(str, _candidate_dirs()))}")

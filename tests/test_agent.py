@@ -141,3 +141,11 @@ def test_choice_mode_needs_a_local_model():
 
     with pytest.raises(SalamError, match="local model"):
         Answerer(ScriptedChatModel(replies=["B"]), mode="choice")
+
+
+def test_prompts_end_exactly_where_the_answer_goes():
+    assert answer_prompt(q(1)).endswith("\nAnswer: (")
+    assert answer_prompt(Question(id="f", text="2+2?", answer="4")).endswith("\nAnswer:")
+    from salam.assistant import analyse_prompt
+
+    assert analyse_prompt(q(1), "A").endswith('Feedback: {"guideline": "')

@@ -104,7 +104,7 @@ def train_il(config: ILConfig, on_log: Any = None) -> dict[str, Any]:
         output_dir=str(out / "checkpoints"), max_steps=config.max_steps, num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate, lr_scheduler_type="cosine",
-        warmup_ratio=0.05, logging_steps=5, save_steps=config.save_steps, save_total_limit=2, eval_strategy="no",
+        warmup_steps=2, logging_steps=5, save_steps=config.save_steps, save_total_limit=2, eval_strategy="no",
         use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, max_length=config.max_length,
         completion_only_loss=True, packing=False, report_to=[], seed=config.seed, dataloader_num_workers=0,
         disable_tqdm=on_log is not None,
