@@ -20,6 +20,7 @@ def il(
     max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many optimizer steps (-1: epochs decide)."),
     epochs: float = typer.Option(1.0, "--epochs"),
     batch_size: int = typer.Option(4, "--batch-size"),
+    grad_accum: int = typer.Option(2, "--grad-accum", help="Gradient accumulation steps."),
     learning_rate: float = typer.Option(2e-4, "--learning-rate"),
     min_examples: int = typer.Option(64, "--min-examples", help="Refuse to train on fewer examples."),
     seed: int = typer.Option(0, "--seed"),
@@ -38,7 +39,7 @@ def il(
         typer.echo(f"step {step}/{total} loss {loss:.4f}", err=True)
 
     config = ILConfig(out=out, transcripts=transcripts, teacher=teacher, base=base, limit=limit, max_steps=max_steps,
-                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, min_examples=min_examples, seed=seed)
+                      epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, learning_rate=learning_rate, min_examples=min_examples, seed=seed)
     manifest = train_il(config, on_log=show)
     typer.echo(f"examples {manifest['counts']}")
     typer.echo(f"final train loss {manifest['final_train_loss']:.4f}, validation loss {manifest['validation_loss']}, "

@@ -36,7 +36,7 @@ class ILConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    max_length: int = 640
+    max_length: int = 1024
     min_examples: int = MIN_EXAMPLES
     seed: int = 0
     save_steps: int = 25
