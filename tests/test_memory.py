@@ -105,6 +105,9 @@ def test_no_self_retrieval_by_default(store):
     assert len(hits) == 1
     own = store.similar("who was LATE?  Options: (A) Ann (B) Bob", k=5, allow_self=True)
     assert own[0].similarity == pytest.approx(1.0, abs=1e-5)
+    store.add([rec("Who was tired?\nOptions:\n(A) Ann\n(B) Bob")])
+    reordered = store.similar("Who was tired?\nOptions:\n(A) Bob\n(B) Ann", k=5)
+    assert "Who was tired?" not in [h.record.question.split("\n")[0] for h in reordered]  # same question, options reordered
 
 
 def test_task_filter_and_kinds(store):

@@ -17,8 +17,13 @@ def normalise_question(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+def question_stem(text: str) -> str:
+    """The question without its options: the same question with its options reordered is still itself."""
+    return normalise_question(text.split("\nOptions:")[0])
+
+
 def question_key(text: str) -> str:
-    return content_hash(normalise_question(text))
+    return content_hash(question_stem(text))
 
 
 def to_metadata(record: MistakeRecord) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from salam.errors import StoreError
 from salam.home import default_memory_dir
-from salam.memory.codec import from_chroma, normalise_question, question_key, to_metadata
+from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
 from salam.memory.embeddings import DEFAULT_EMBEDDER, Embedder, get_embedder
 from salam.types import MEMORY_SCHEMA_VERSION, MistakeRecord, RecordKind, RetrievedMemory
 
@@ -315,13 +315,13 @@ class MistakeMemory:
         results: list[list[RetrievedMemory]] = []
         for qi, question in enumerate(questions):
             own = question_key(question)
-            own_text = normalise_question(question)
+            own_text = question_stem(question)
             hits: list[RetrievedMemory] = []
             for rid, doc, meta, dist in zip(got["ids"][qi], got["documents"][qi], got["metadatas"][qi], got["distances"][qi]):
                 similarity = 1.0 - float(dist)
                 if similarity < threshold:
                     continue
-                if not allow_self and (meta.get("question_key") == own or normalise_question(doc) == own_text):
+                if not allow_self and (meta.get("question_key") == own or question_stem(doc) == own_text):
                     continue
                 hits.append(RetrievedMemory(record=from_chroma(rid, doc, meta), similarity=round(similarity, 6)))
                 if len(hits) == k:
