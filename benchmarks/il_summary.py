@@ -22,7 +22,7 @@ def main() -> None:
         "# Imitation learning runs (TRL SFT + LoRA, CPU)", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores. Base: embedded Gemma 3 270M (float32). LoRA on all "
         "attention and MLP projections; loss on the completion (the feedback JSON) only.", "",
-        "| adapter | sources (train) | filter counts | steps | epochs | train s | tokens/s | peak RSS MB | first → final train loss | validation loss |",
+        "| adapter | sources (train) | filter counts | steps | epochs | train s | tokens/s | peak RSS MB | train loss: first → last logged (epoch mean) | validation loss |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in args.dirs:
@@ -30,14 +30,16 @@ def main() -> None:
         s = m["settings"]
         counts = ", ".join(f"{k} {v}" for k, v in m["counts"].items())
         first = m["loss_log"][0]["loss"] if m["loss_log"] else float("nan")
+        last = m["loss_log"][-1]["loss"] if m["loss_log"] else float("nan")
         val = f"{m['validation_loss']:.3f}" if m["validation_loss"] is not None else "—"
         lines.append(f"| `{d.name}` | {m['sources']} | {counts} | {m['steps']} | {s['epochs']} | {m['train_seconds']:.0f} | "
-                     f"{m['tokens_per_second']:.0f} | {m['peak_rss_mb']:.0f} | {first:.3f} → {m['final_train_loss']:.3f} | {val} |")
+                     f"{m['tokens_per_second']:.0f} | {m['peak_rss_mb']:.0f} | {first:.3f} → {last:.3f} ({m['final_train_loss']:.3f}) | {val} |")
     lines += ["", "Commands:", ""]
     for d in args.dirs:
         s = json.loads((d / "salam_il_manifest.json").read_text())["settings"]
-        sources = " ".join([f"--teacher {Path(t).name}" for t in s["teacher"]] + [f"--transcripts {Path(t).name}" for t in s["transcripts"]])
-        lines.append(f"- `salam train il {sources} --out {d.name} --limit {s['limit']} --batch-size {s['batch_size']} "
+        sources = " ".join([f"--teacher {Path(t).name}" for t in s["teacher"]] + [f"--transcripts runs/{Path(t).parent.name}/{Path(t).name}" for t in s["transcripts"]])
+        limit = f" --limit {s['limit']}" if s["limit"] else ""
+        lines.append(f"- `salam train il {sources} --out {d.name}{limit} --batch-size {s['batch_size']} "
                      f"--grad-accum {s['grad_accum']} --epochs {s['epochs']} --min-examples {s['min_examples']}` "
                      "(teacher files from `$SALAM_DATA_DIR/salam/`)")
     if args.note:
