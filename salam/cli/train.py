@@ -42,7 +42,7 @@ def il(
                       epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, learning_rate=learning_rate, min_examples=min_examples, seed=seed)
     manifest = train_il(config, on_log=show)
     typer.echo(f"examples {manifest['counts']}")
-    typer.echo(f"final train loss {manifest['final_train_loss']:.4f}, validation loss {manifest['validation_loss']}, "
+    typer.echo(f"mean train loss {manifest['final_train_loss']:.4f}, validation loss {manifest['validation_loss']}, "
                f"{manifest['tokens_per_second']:.0f} tokens/s, peak RSS {manifest['peak_rss_mb']:.0f} MB")
     typer.echo(f"adapter: {out}  (use --assistant local+lora:{out})")
 
