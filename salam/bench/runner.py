@@ -32,7 +32,7 @@ class BenchConfig:
     assistant: str | None = None
     tasks: list[str] = field(default_factory=list)
     limit: int | None = 40
-    train_limit: int | None = 24
+    train_limit: int | None = 12
     conditions: list[str] = field(default_factory=lambda: ["none", "mistake", "feedback"])
     k: int | None = None
     threshold: float | None = None
