@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from salam.assets import load_prompt
@@ -22,7 +22,6 @@ class AssistantStats:
     parse_failures: int = 0
     leaks: int = 0
     retries: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def analyse_prompt(question: Question, wrong_answer: str | None) -> str:

@@ -119,7 +119,7 @@ def _read_ids(path: Path) -> set[str]:
     return ids
 
 
-def _manifest(config: BenchConfig, run_dir: Path, split: dict, checksums: dict[str, str], namespace: str, memory_dir: str) -> dict[str, Any]:
+def _manifest(config: BenchConfig, split: dict, checksums: dict[str, str], namespace: str, memory_dir: str) -> dict[str, Any]:
     from salam import __version__
 
     return {
@@ -155,7 +155,7 @@ def run_benchmark(
         raise SalamError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --log-dir")
     if resume and manifest_path.exists():
         saved = json.loads(manifest_path.read_text())["config"]
-        if {k: v for k, v in saved.items()} != asdict(config):
+        if saved != asdict(config):
             diff = sorted(k for k in saved if saved[k] != asdict(config).get(k))
             raise SalamError(f"--resume with different settings than the run in {run_dir}: {', '.join(diff)}")
     data, checksums = load_benchmark(config)
@@ -165,7 +165,7 @@ def run_benchmark(
     namespace = config.namespace or (f"run-{run_dir.resolve().name}"[:61] if config.memory else "run")
     memory_dir = config.memory or str(run_dir / "memory")
     if not manifest_path.exists():
-        manifest = _manifest(config, run_dir, split, checksums, namespace, memory_dir)
+        manifest = _manifest(config, split, checksums, namespace, memory_dir)
         tmp = manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(manifest, indent=2, default=str))
         tmp.replace(manifest_path)
