@@ -20,7 +20,7 @@ from salam.guidance import Source, build_guidance, source_kind
 from salam.jsonl import append_jsonl
 from salam.memory.store import MistakeMemory
 from salam.models.resolve import model_label
-from salam.types import Attempt, Exchange, Feedback, MistakeRecord, Question
+from salam.types import Attempt, Exchange, Feedback, MistakeRecord, Question, RetrievedMemory
 
 __all__ = ["ExamResult", "GatherReport", "assist", "examine", "gather", "read_transcript"]
 
@@ -193,33 +193,37 @@ def examine(
         raise SalamError("the agent source needs a study assistant (--assistant)")
     answerer = Answerer(model, answer_mode, batch_size)
     kind = source_kind(source)
-    results: list[ExamResult] = []
+    questions = list(questions)
+    retrieved: list[list[RetrievedMemory]] = []
+    agent_lines: list[str] = []
+    # Retrieve (and ask the assistant) for everything first, then answer in one length-sorted pass.
     for start in range(0, len(questions), batch_size):
-        chunk = list(questions[start : start + batch_size])
+        chunk = questions[start : start + batch_size]
         if kind is None or memory is None:
-            retrieved = [[] for _ in chunk]
+            found: list[list[RetrievedMemory]] = [[] for _ in chunk]
         elif same_task:
-            retrieved = [memory.similar(q.render(), k, threshold, namespace, task=q.task, kind=kind) for q in chunk]
+            found = [memory.similar(q.render(), k, threshold, namespace, task=q.task, kind=kind) for q in chunk]
         else:
-            retrieved = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, kind=kind)
-        agent_lines = [""] * len(chunk)
+            found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, kind=kind)
+        lines = [""] * len(chunk)
         if source == "agent" and assistant is not None:
-            todo = [i for i, r in enumerate(retrieved) if r]
-            advice = assistant.advise_many([(chunk[i], retrieved[i]) for i in todo])
+            todo = [i for i, r in enumerate(found) if r]
+            advice = assistant.advise_many([(chunk[i], found[i]) for i in todo])
             for i, fb in zip(todo, advice):
-                agent_lines[i] = fb.guideline if fb.usable else ""
-        guidance = [build_guidance(source, r, a) for r, a in zip(retrieved, agent_lines)]
-        attempts = answerer.answer(list(zip(chunk, guidance)))
-        for q, a, r, line, g in zip(chunk, attempts, retrieved, agent_lines, guidance):
-            used = [MemoryUse(id=m.record.id, similarity=m.similarity) for m in r] if g else []
-            results.append(ExamResult(
-                question_id=q.id, task=q.task, source=source, prompt=a.prompt, output=a.output, answer=a.answer,
-                correct=a.correct, memories=used, agent_guideline=line or None, tokens=a.tokens, latency_s=a.latency_s,
-            ))
-            if record_outcomes and memory is not None and used:
-                memory.record_outcome([m.id for m in used], a.correct)
-        if progress:
-            progress(len(chunk))
+                lines[i] = fb.guideline if fb.usable else ""
+        retrieved += found
+        agent_lines += lines
+    guidance = [build_guidance(source, r, a) for r, a in zip(retrieved, agent_lines)]
+    attempts = answerer.answer(list(zip(questions, guidance)), progress=progress)
+    results: list[ExamResult] = []
+    for q, a, r, line, g in zip(questions, attempts, retrieved, agent_lines, guidance):
+        used = [MemoryUse(id=m.record.id, similarity=m.similarity) for m in r] if g else []
+        results.append(ExamResult(
+            question_id=q.id, task=q.task, source=source, prompt=a.prompt, output=a.output, answer=a.answer,
+            correct=a.correct, memories=used, agent_guideline=line or None, tokens=a.tokens, latency_s=a.latency_s,
+        ))
+        if record_outcomes and memory is not None and used:
+            memory.record_outcome([m.id for m in used], a.correct)
     return results
 
 

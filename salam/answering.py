@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from salam.answers import extract_answer, is_correct
 from salam.assets import load_prompt
@@ -37,23 +37,36 @@ class Answerer:
         if self.mode == "choice" and not hasattr(self.model, "score_options"):
             raise SalamError("--answer-mode choice needs a local model (local, hf:..., local+lora:...); use generate")
 
-    def answer(self, items: Sequence[tuple[Question, str]], round_: int = 1, guidelines: Sequence[str | None] | None = None) -> list[Attempt]:
+    def answer(
+        self, items: Sequence[tuple[Question, str]], round_: int = 1, guidelines: Sequence[str | None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Attempt]:
+        """Attempts in the order of ``items``.
+
+        Batches are formed from prompts sorted by length (longest first), as lm-evaluation-harness
+        does: a left-padded batch costs as much as its longest prompt times its size, so mixing a few
+        long memory-augmented prompts with short plain ones would make every batch pay for padding.
+        """
         guidelines = guidelines or [None] * len(items)
-        attempts: list[Attempt] = []
-        for start in range(0, len(items), self.batch_size):
-            chunk = items[start : start + self.batch_size]
-            prompts = [answer_prompt(q, g) for q, g in chunk]
+        prompts = [answer_prompt(q, g) for q, g in items]
+        order = sorted(range(len(items)), key=lambda i: -len(prompts[i]))
+        attempts: list[Attempt | None] = [None] * len(items)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            questions = [items[i][0] for i in chunk]
             began = time.perf_counter()
-            outputs, tokens = self._run(prompts, [q for q, _ in chunk])
+            outputs, tokens = self._run([prompts[i] for i in chunk], questions)
             per_item = (time.perf_counter() - began) / max(1, len(chunk))
-            for (question, _), prompt, output, n_tokens, guideline in zip(chunk, prompts, outputs, tokens, guidelines[start:]):
+            for i, question, output, n_tokens in zip(chunk, questions, outputs, tokens):
                 extracted = extract_answer(question, output)
-                attempts.append(Attempt(
-                    round=round_, prompt=prompt, output=output, answer=extracted,
-                    correct=is_correct(question, extracted), guideline=guideline,
+                attempts[i] = Attempt(
+                    round=round_, prompt=prompts[i], output=output, answer=extracted,
+                    correct=is_correct(question, extracted), guideline=guidelines[i],
                     tokens=n_tokens, latency_s=round(per_item, 4),
-                ))
-        return attempts
+                )
+            if progress:
+                progress(len(chunk))
+        return [a for a in attempts if a is not None]
 
     def _run(self, prompts: list[str], questions: list[Question]) -> tuple[list[str], list[int]]:
         if self.mode == "choice" and all(q.is_multiple_choice for q in questions):

@@ -149,3 +149,22 @@ def test_prompts_end_exactly_where_the_answer_goes():
     from salam.assistant import analyse_prompt
 
     assert analyse_prompt(q(1), "A").endswith('Feedback: {"guideline": "')
+
+
+def test_answers_are_batched_by_prompt_length_and_returned_in_order():
+    from salam.answering import Answerer
+
+    seen_batches: list[list[int]] = []
+
+    class Recording(ScriptedChatModel):
+        def batch(self, inputs, config=None, **kwargs):  # type: ignore[override]
+            seen_batches.append([len(p) for p in inputs])
+            return super().batch(inputs, config, **kwargs)
+
+    model = Recording(reply_fn=lambda p: "A) Ann" if "long" in p else "B) Bob")
+    items = [(q(i), ("long guidance " * 20 + "\n") if i % 2 else "") for i in range(6)]
+    attempts = Answerer(model, "generate", batch_size=3).answer(items)
+    assert [a.answer for a in attempts] == ["B", "A", "B", "A", "B", "A"]
+    assert [a.prompt for a in attempts] == [answer_prompt(qq, g) for qq, g in items]
+    # The three long prompts share a batch, the three short ones another: no padding to the longest.
+    assert len(seen_batches) == 2 and min(seen_batches[0]) > max(seen_batches[1])

@@ -50,10 +50,16 @@ def il(
 @app.command("eval-assistant")
 def eval_assistant(
     assistants: list[str] = typer.Option(..., "--assistant", help="Assistant spec; repeat to compare."),
-    heldout: Path = typer.Option(..., "--heldout", help="validation.jsonl from `salam train il`."),
+    heldout: Optional[Path] = typer.Option(
+        None, "--heldout", help="validation.jsonl from `salam train il` (default: the main model's own BBQ train-split mistakes)."),
     heldout_limit: Optional[int] = typer.Option(60, "--heldout-limit"),
     model: str = typer.Option("local", "--model", help="Main model answering the BBQ test questions."),
     per_category: int = typer.Option(40, "--per-category", help="BBQ test questions per category."),
+    mistakes_per_category: int = typer.Option(
+        40, "--mistakes-per-category", help="Without --heldout: BBQ train questions per category the main model answers."),
+    train_offset: int = typer.Option(
+        40, "--train-offset", help="Without --heldout: skip this many train questions per category (those a gather run used)."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated BBQ categories (default: all available)."),
     k: int = typer.Option(3, "-k"),
     threshold: float = typer.Option(0.9, "--threshold"),
     answer_mode: str = typer.Option("choice", "--answer-mode"),
@@ -68,13 +74,22 @@ def eval_assistant(
     from salam.bench.split import balanced_prefix, split_task
     from salam.models import resolve_chat_model
     from salam.quiet import quiet_libraries
-    from salam.train.evaluate import evaluate_assistants, load_heldout, markdown
+    from salam.train.evaluate import evaluate_assistants, load_heldout, main_model_mistakes, markdown
 
     quiet_libraries()
-    pairs = load_heldout(heldout, heldout_limit)
-    test = [q for qs in load_bbq(available_bbq_categories(data_dir), data_dir).values()
-            for q in balanced_prefix(split_task(qs, seed=0)[1], per_category)]
+    categories = tasks.split(",") if tasks else available_bbq_categories(data_dir)
+    splits = [split_task(qs, seed=0) for qs in load_bbq(categories, data_dir).values()]
+    test = [q for _, test_split in splits for q in balanced_prefix(test_split, per_category)]
     main = resolve_chat_model(model, max_new_tokens=12)
+    if heldout is not None:
+        pairs = load_heldout(heldout, heldout_limit)
+    else:
+        # Same seed-0 split as `salam bench bbq`: the first --train-offset train questions are
+        # the ones a default gather run learnt from (and an `own` adapter may have trained on).
+        fresh = [q for train_split, _ in splits
+                 for q in balanced_prefix(train_split, train_offset + mistakes_per_category)[train_offset:]]
+        pairs = main_model_mistakes(fresh, main, answer_mode)
+        typer.echo(f"held-out: {len(pairs)} mistakes of the main model on {len(fresh)} BBQ train questions", err=True)
     results = evaluate_assistants(assistants, pairs, test, main, k=k, threshold=threshold, answer_mode=answer_mode)
     text = markdown(results, "salam " + " ".join(sys.argv[1:]))
     if output:

@@ -30,12 +30,28 @@ def load_heldout(path: Path, limit: int | None = None) -> list[tuple[Question, s
     return pairs[:limit] if limit else pairs
 
 
+def main_model_mistakes(
+    questions: Sequence[Question], model: Any, answer_mode: str = "choice", batch_size: int = 8,
+) -> list[tuple[Question, str]]:
+    """(question, wrong answer) for each question the main model gets wrong unaided.
+
+    Held-out mistakes from the test split's own distribution: unlike teacher files, they are
+    similar enough to the test questions for retrieval to find them, so downstream accuracy
+    can actually move.
+    """
+    from salam.answering import Answerer
+
+    attempts = Answerer(model, answer_mode, batch_size).answer([(q, "") for q in questions])  # type: ignore[arg-type]
+    return [(q, a.answer or a.output.strip()[:80]) for q, a in zip(questions, attempts) if not a.correct]
+
+
 def evaluate_assistants(
     specs: Sequence[str], heldout: list[tuple[Question, str]], test: list[Question], main_model: Any,
     k: int = 3, threshold: float = 0.9, answer_mode: str = "choice", batch_size: int = 8,
 ) -> dict[str, Any]:
     from salam.agent import examine
     from salam.assistant import StudyAssistant
+    from salam.bench.metrics import mcnemar
     from salam.memory import MistakeMemory
     from salam.models import resolve_chat_model
 
@@ -43,7 +59,8 @@ def evaluate_assistants(
                                "answer_mode": answer_mode, "assistants": {}}
     with tempfile.TemporaryDirectory(prefix="salam-eval-") as folder, MistakeMemory.open(Path(folder) / "m") as memory:
         none = examine(test, main_model, None, source="none", answer_mode=answer_mode, batch_size=batch_size)  # type: ignore[arg-type]
-        results["none_accuracy"] = sum(r.correct for r in none) / len(none) if none else None
+        none_correct = [r.correct for r in none]
+        results["none_accuracy"] = sum(none_correct) / len(none) if none else None
         for index, spec in enumerate(specs):
             assistant = StudyAssistant(resolve_chat_model(spec, max_new_tokens=64, batch_size=batch_size), name=spec)
             feedback = assistant.analyse_many(heldout)
@@ -64,6 +81,7 @@ def evaluate_assistants(
                                assistant=assistant, answer_mode=answer_mode, batch_size=batch_size, record_outcomes=False)  # type: ignore[arg-type]
                 entry[f"{source}_accuracy"] = sum(r.correct for r in rows) / len(rows) if rows else None
                 entry[f"{source}_with_memory"] = sum(bool(r.memories) for r in rows)
+                entry[f"{source}_vs_none"] = mcnemar(none_correct, [r.correct for r in rows])
             results["assistants"][spec] = entry
     return results
 
@@ -74,13 +92,20 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"Held-out mistakes: {results['n_heldout']} · BBQ test questions: {results['n_test']} · k={results['k']}, "
         f"threshold={results['threshold']} · answer mode: {results['answer_mode']} · `none` accuracy: "
         f"{100 * results['none_accuracy']:.1f}%", "",
-        "| assistant | parse-valid % | leak % | usable % | guideline words | `feedback` acc % (with memory) | `agent` acc % (with memory) |",
+        "| assistant | parse-valid % | leak % | usable % | guideline words | `feedback` acc % (with memory; b/c, p) "
+        "| `agent` acc % (with memory; b/c, p) |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def downstream(e: dict[str, Any], source: str) -> str:
+        versus = e.get(f"{source}_vs_none") or {}
+        paired = f"; {versus['b']:.0f}/{versus['c']:.0f}, p={versus['p_value']:.2f}" if versus else ""
+        return f"{100 * e[f'{source}_accuracy']:.1f} ({e[f'{source}_with_memory']}{paired})"
+
     for spec, e in results["assistants"].items():
         lines.append(f"| `{spec}` | {100 * e['parse_valid_rate']:.1f} | {100 * e['leak_rate']:.1f} | {100 * e['usable_rate']:.1f} | "
-                     f"{e['mean_guideline_words']:.1f} | {100 * e['feedback_accuracy']:.1f} ({e['feedback_with_memory']}) | "
-                     f"{100 * e['agent_accuracy']:.1f} ({e['agent_with_memory']}) |")
+                     f"{e['mean_guideline_words']:.1f} | {downstream(e, 'feedback')} | {downstream(e, 'agent')} |")
+    lines += ["", "b/c: test questions `none` got right and the source got wrong / the reverse; p: exact McNemar."]
     lines += ["", "Sample guidelines:", ""]
     for spec, e in results["assistants"].items():
         for g in e["examples"]:
