@@ -201,10 +201,9 @@ def examine(
         chunk = questions[start : start + batch_size]
         if kind is None or memory is None:
             found: list[list[RetrievedMemory]] = [[] for _ in chunk]
-        elif same_task:
-            found = [memory.similar(q.render(), k, threshold, namespace, task=q.task, kind=kind) for q in chunk]
         else:
-            found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, kind=kind)
+            tasks = [q.task for q in chunk] if same_task else None
+            found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, task=tasks, kind=kind)
         lines = [""] * len(chunk)
         if source == "agent" and assistant is not None:
             todo = [i for i, r in enumerate(found) if r]

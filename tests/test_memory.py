@@ -117,6 +117,16 @@ def test_task_filter_and_kinds(store):
     assert [h.record.kind for h in store.similar("alpha beta", k=5, kind="solved")] == ["solved"]
 
 
+def test_task_filter_finds_records_ranked_below_many_other_task_records(store):
+    """A task's records that sit below the over-fetch window of other tasks' records are still found."""
+    store.add([rec(f"alpha beta gamma {i}", task="crowd") for i in range(40)])
+    store.add([rec("alpha zeta", task="rare"), rec("alpha theta", task="rare")])
+    hits = store.similar("alpha beta gamma", k=2, task="rare")
+    assert sorted(h.record.question for h in hits) == ["alpha theta", "alpha zeta"]
+    many = store.similar_many(["alpha beta gamma", "alpha beta gamma 3"], k=2, task=["rare", None])
+    assert [h.record.task for h in many[0]] == ["rare", "rare"] and [h.record.task for h in many[1]] == ["crowd", "crowd"]
+
+
 def test_record_outcome_and_prune(store):
     a, b = rec("first question text"), rec("second question text")
     store.add([a, b])
@@ -250,3 +260,26 @@ def test_salam_release_import(tmp_path, data_dir, hash_embedder):
         hit = mem.similar("A 70-year-old and a 25-year-old talked about technology. Who is bad with phones?", k=3)
         assert hit and hit[0].record.guideline
     assert json.loads(records[0].model_dump_json())["source"] == "import"
+
+
+def test_query_embeddings_are_cached_and_bounded():
+    from salam.memory.embeddings import QueryEmbeddingCache
+    from salam.testing import HashEmbedder
+
+    calls: list[list[str]] = []
+
+    class Counting(HashEmbedder):
+        def embed(self, texts):
+            calls.append(list(texts))
+            return super().embed(texts)
+
+    inner = Counting()
+    cache = QueryEmbeddingCache(inner, maxsize=2)
+    first = cache.embed(["a b", "c d", "a b"])
+    again = cache.embed(["c d", "a b"])
+    assert calls == [["a b", "c d"]]
+    assert (again[0] == first[1]).all() and (again[1] == first[0]).all()
+    assert (first == inner.embed(["a b", "c d", "a b"])).all()
+    cache.embed(["e f"])  # evicts the least recently used ("c d")
+    cache.embed(["c d"])
+    assert calls[-2:] == [["e f"], ["c d"]]

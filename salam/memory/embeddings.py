@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -70,6 +71,35 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class QueryEmbeddingCache:
+    """Remembers the embeddings of recent queries (LRU), computing only the texts it has not seen.
+
+    A benchmark asks the same test questions once per memory condition, and a chat user repeats
+    questions; re-embedding them is most of a retrieval's cost on a CPU. Ingest bypasses it.
+    """
+
+    def __init__(self, embedder: Embedder, maxsize: int = 4096) -> None:
+        self.embedder = embedder
+        self.maxsize = maxsize
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing)):
+                self._vectors[text] = vector
+        rows = []
+        for text in texts:
+            self._vectors.move_to_end(text)
+            rows.append(self._vectors[text])
+        while len(self._vectors) > self.maxsize:
+            self._vectors.popitem(last=False)
+        return np.stack(rows).astype(np.float32, copy=False)
+
+    def clear(self) -> None:
+        self._vectors.clear()
 
 
 @lru_cache(maxsize=4)

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from salam.errors import StoreError
 from salam.home import default_memory_dir
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
-from salam.memory.embeddings import DEFAULT_EMBEDDER, Embedder, get_embedder
+from salam.memory.embeddings import DEFAULT_EMBEDDER, Embedder, QueryEmbeddingCache, get_embedder
 from salam.types import MEMORY_SCHEMA_VERSION, MistakeRecord, RecordKind, RetrievedMemory
 
 MARKER = "salam.json"
@@ -52,6 +52,7 @@ class MistakeMemory:
     def __init__(self, client: Any, embedder: Embedder, location: str, lock: Any = None) -> None:
         self._client = client
         self.embedder = embedder
+        self.queries = QueryEmbeddingCache(embedder)
         self.location = location
         self._lock = lock
         self._collections: dict[str, Any] = {}
@@ -292,11 +293,14 @@ class MistakeMemory:
         k: int = 3,
         threshold: float = 0.0,
         namespace: str = "default",
-        task: str | None = None,
+        task: str | Sequence[str | None] | None = None,
         kind: RecordKind = "mistake",
         allow_self: bool = False,
     ) -> list[list[RetrievedMemory]]:
-        """:meth:`similar` for many questions with one embedding call."""
+        """:meth:`similar` for many questions with one embedding call and one search.
+
+        ``task`` is one task for all questions or one per question (``None``: any task).
+        """
         if not questions:
             return []
         col = self._collection(namespace, kind, create=False)
@@ -305,29 +309,43 @@ class MistakeMemory:
         size = col.count()
         if size == 0:
             return [[] for _ in questions]
-        vectors = self.embedder.embed(list(questions))
-        # Over-fetch a little so that dropping the query's own record still leaves k results.
-        n_results = min(size, k + (0 if allow_self else 4))
-        got = col.query(
-            query_embeddings=vectors, n_results=n_results, where={"task": task} if task else None,
-            include=["documents", "metadatas", "distances"],
-        )
+        tasks = [task] * len(questions) if task is None or isinstance(task, str) else list(task)
+        vectors = self.queries.embed(list(questions))
+        # Over-fetch so that dropping the query's own record (and, with a task, other tasks' records)
+        # still leaves k results. The task is filtered here rather than with Chroma's `where`, which
+        # pre-filters the whole collection through SQLite: ~0.5 s per query at 100k records.
+        n_results = min(size, (k + (0 if allow_self else 4)) * (4 if any(tasks) else 1))
+        got = col.query(query_embeddings=vectors, n_results=n_results, include=["documents", "metadatas", "distances"])
         results: list[list[RetrievedMemory]] = []
         for qi, question in enumerate(questions):
-            own = question_key(question)
-            own_text = question_stem(question)
-            hits: list[RetrievedMemory] = []
-            for rid, doc, meta, dist in zip(got["ids"][qi], got["documents"][qi], got["metadatas"][qi], got["distances"][qi]):
-                similarity = 1.0 - float(dist)
-                if similarity < threshold:
-                    continue
-                if not allow_self and (meta.get("question_key") == own or question_stem(doc) == own_text):
-                    continue
-                hits.append(RetrievedMemory(record=from_chroma(rid, doc, meta), similarity=round(similarity, 6)))
-                if len(hits) == k:
-                    break
+            rows = list(zip(got["ids"][qi], got["documents"][qi], got["metadatas"][qi], got["distances"][qi]))
+            hits = self._hits(question, rows, k, threshold, tasks[qi], allow_self)
+            deeper = len(rows) == n_results < size and 1.0 - float(rows[-1][3]) >= threshold
+            if len(hits) < k and tasks[qi] and deeper:
+                # Records of this task may rank below the other tasks' ones: ask Chroma for them only.
+                more = col.query(query_embeddings=vectors[qi : qi + 1], n_results=min(size, k + 4), where={"task": tasks[qi]},
+                                 include=["documents", "metadatas", "distances"])
+                rows = list(zip(more["ids"][0], more["documents"][0], more["metadatas"][0], more["distances"][0]))
+                hits = self._hits(question, rows, k, threshold, tasks[qi], allow_self)
             results.append(hits)
         return results
+
+    @staticmethod
+    def _hits(question: str, rows: list[tuple[str, str, dict, float]], k: int, threshold: float,
+              task: str | None, allow_self: bool) -> list[RetrievedMemory]:
+        own = question_key(question)
+        own_text = question_stem(question)
+        hits: list[RetrievedMemory] = []
+        for rid, doc, meta, dist in rows:
+            similarity = 1.0 - float(dist)
+            if similarity < threshold or (task and meta.get("task") != task):
+                continue
+            if not allow_self and (meta.get("question_key") == own or question_stem(doc) == own_text):
+                continue
+            hits.append(RetrievedMemory(record=from_chroma(rid, doc, meta), similarity=round(similarity, 6)))
+            if len(hits) == k:
+                break
+        return hits
 
     def stats(self) -> dict[str, Any]:
         """Counts by namespace, kind, task and source, plus outcome totals."""
