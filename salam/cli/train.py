@@ -90,7 +90,8 @@ def eval_assistant(
                  for q in balanced_prefix(train_split, train_offset + mistakes_per_category)[train_offset:]]
         pairs = main_model_mistakes(fresh, main, answer_mode)
         typer.echo(f"held-out: {len(pairs)} mistakes of the main model on {len(fresh)} BBQ train questions", err=True)
-    results = evaluate_assistants(assistants, pairs, test, main, k=k, threshold=threshold, answer_mode=answer_mode)
+    results = evaluate_assistants(assistants, pairs, test, main, k=k, threshold=threshold, answer_mode=answer_mode,
+                                  log=lambda message: typer.echo(message, err=True))
     text = markdown(results, "salam " + " ".join(sys.argv[1:]))
     if output:
         output.write_text(text)

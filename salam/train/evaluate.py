@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from salam.types import MistakeRecord, Question
 
@@ -46,23 +46,31 @@ def main_model_mistakes(
 
 
 def evaluate_assistants(
-    specs: Sequence[str], heldout: list[tuple[Question, str]], test: list[Question], main_model: Any,
+    specs: Sequence[Any], heldout: list[tuple[Question, str]], test: list[Question], main_model: Any,
     k: int = 3, threshold: float = 0.9, answer_mode: str = "choice", batch_size: int = 8,
+    log: Callable[[str], None] = lambda message: None, embedder: str | None = None,
 ) -> dict[str, Any]:
+    """Per assistant (a model spec or a chat model): feedback quality on ``heldout``, then the
+    main model's accuracy on ``test`` with that feedback as its memory (``feedback``, ``agent``)."""
     from salam.agent import examine
     from salam.assistant import StudyAssistant
     from salam.bench.metrics import mcnemar
     from salam.memory import MistakeMemory
     from salam.models import resolve_chat_model
+    from salam.models.resolve import model_label
 
     results: dict[str, Any] = {"n_heldout": len(heldout), "n_test": len(test), "k": k, "threshold": threshold,
                                "answer_mode": answer_mode, "assistants": {}}
-    with tempfile.TemporaryDirectory(prefix="salam-eval-") as folder, MistakeMemory.open(Path(folder) / "m") as memory:
+    with tempfile.TemporaryDirectory(prefix="salam-eval-") as folder, MistakeMemory.open(Path(folder) / "m", embedder=embedder) as memory:
         none = examine(test, main_model, None, source="none", answer_mode=answer_mode, batch_size=batch_size)  # type: ignore[arg-type]
         none_correct = [r.correct for r in none]
+        log(f"none: {sum(none_correct)}/{len(none)} correct")
         results["none_accuracy"] = sum(none_correct) / len(none) if none else None
         for index, spec in enumerate(specs):
-            assistant = StudyAssistant(resolve_chat_model(spec, max_new_tokens=64, batch_size=batch_size), name=spec)
+            model = resolve_chat_model(spec, max_new_tokens=64, batch_size=batch_size)
+            spec = spec if isinstance(spec, str) else model_label(model)
+            assistant = StudyAssistant(model, name=spec)
+            log(f"{spec}: analysing {len(heldout)} held-out mistakes")
             feedback = assistant.analyse_many(heldout)
             usable = [(q, w, fb) for (q, w), fb in zip(heldout, feedback) if fb.usable]
             namespace = f"assistant-{index}"
@@ -82,6 +90,8 @@ def evaluate_assistants(
                 entry[f"{source}_accuracy"] = sum(r.correct for r in rows) / len(rows) if rows else None
                 entry[f"{source}_with_memory"] = sum(bool(r.memories) for r in rows)
                 entry[f"{source}_vs_none"] = mcnemar(none_correct, [r.correct for r in rows])
+                log(f"{spec}: {source} {sum(r.correct for r in rows)}/{len(rows)} correct, "
+                    f"{entry[f'{source}_with_memory']} with memory")
             results["assistants"][spec] = entry
     return results
 
