@@ -53,6 +53,14 @@ def test_unknown_spec_is_a_one_line_error(spec):
     assert "local" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args", [("bench", "bbq", "--limit", "abc"), ("train", "eval-assistant", "--assistant", "local",
+                                                                     "--train-offset", "-3"), ("nosuch",)])
+def test_bad_option_values_are_usage_errors_not_tracebacks(args):
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Error: " in result.stderr
+
+
 def test_missing_extra_names_it():
     pytest.importorskip("langchain_core")
     try:

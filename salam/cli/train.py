@@ -56,9 +56,9 @@ def eval_assistant(
     model: str = typer.Option("local", "--model", help="Main model answering the BBQ test questions."),
     per_category: int = typer.Option(40, "--per-category", help="BBQ test questions per category."),
     mistakes_per_category: int = typer.Option(
-        40, "--mistakes-per-category", help="Without --heldout: BBQ train questions per category the main model answers."),
+        40, "--mistakes-per-category", min=1, help="Without --heldout: BBQ train questions per category the main model answers."),
     train_offset: int = typer.Option(
-        40, "--train-offset", help="Without --heldout: skip this many train questions per category (those a gather run used)."),
+        40, "--train-offset", min=0, help="Without --heldout: skip this many train questions per category (those a gather run used)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated BBQ categories (default: all available)."),
     k: int = typer.Option(3, "-k"),
     threshold: float = typer.Option(0.9, "--threshold"),
