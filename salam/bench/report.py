@@ -34,8 +34,9 @@ def markdown(run_dir: Path) -> str:
     lines = [
         f"# {summary['benchmark'].upper()} run `{run_dir.name}`", "",
         f"- model: `{summary['model']}` · assistant: `{summary['assistant']}` · answer mode: **{summary['answer_mode']}**",
-        f"- test questions: {summary['n_test']} ({len(summary['tasks'])} tasks) · train questions gathered on: "
-        f"{sum(len(v['train']) for v in manifest['split'].values())} · rounds {cfg['rounds']}",
+        f"- test questions: {summary['n_test']} ({len(summary['tasks'])} tasks) · " + (
+            f"train questions gathered on: {sum(len(v['train']) for v in manifest['split'].values())} · rounds {cfg['rounds']}"
+            if cfg.get("gather", True) else f"no gathering: the memory as it was (namespace `{manifest.get('namespace', 'default')}`)"),
         f"- retrieval: k={summary['k']}, threshold={summary['threshold']} · split: {cfg['split']} (seed {cfg['seed']}) · "
         f"salam {manifest['salam_version']} · git {manifest['git_sha'][:10]}",
         f"- assistant: {summary.get('assistant_stats', {})}", "",
