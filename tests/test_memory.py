@@ -117,9 +117,10 @@ def test_task_filter_and_kinds(store):
     assert [h.record.kind for h in store.similar("alpha beta", k=5, kind="solved")] == ["solved"]
 
 
-def test_task_filter_finds_records_ranked_below_many_other_task_records(store):
+@pytest.mark.parametrize("crowd", [40, 250])  # found by widening the window / by Chroma's task filter
+def test_task_filter_finds_records_ranked_below_many_other_task_records(store, crowd):
     """A task's records that sit below the over-fetch window of other tasks' records are still found."""
-    store.add([rec(f"alpha beta gamma {i}", task="crowd") for i in range(40)])
+    store.add([rec(f"alpha beta gamma {i}", task="crowd") for i in range(crowd)])
     store.add([rec("alpha zeta", task="rare"), rec("alpha theta", task="rare")])
     hits = store.similar("alpha beta gamma", k=2, task="rare")
     assert sorted(h.record.question for h in hits) == ["alpha theta", "alpha zeta"]
