@@ -312,24 +312,19 @@ class MistakeMemory:
         tasks = [task] * len(questions) if task is None or isinstance(task, str) else list(task)
         vectors = self.queries.embed(list(questions))
         # Over-fetch so that dropping the query's own record (and, with a task, other tasks' records)
-        # still leaves k results. The task is filtered here rather than with Chroma's `where`, which
-        # pre-filters the collection through SQLite: 41 ms per query at 100k records spread over 20
-        # tasks, 0.45 s when the task holds them all (benchmarks/memory_store.py), against 3 ms here.
+        # still leaves k results. A task is filtered here first: Chroma's `where` pre-filters through
+        # SQLite and costs more the more records match (benchmarks/memory_store.py), while a window of
+        # 4(k+4) costs ~3 ms. Only when that window lacks k records of the task, and ends above the
+        # threshold (so more may rank lower), is Chroma asked for that task's records.
         base = k + (0 if allow_self else 4)
-        windows = [min(size, base * 4), min(size, base * 32)] if any(tasks) else [min(size, base)]
-        rows = self._search(col, vectors, windows[0])
+        window = min(size, base * 4) if any(tasks) else min(size, base)
+        rows = self._search(col, vectors, window)
         results: list[list[RetrievedMemory]] = []
         for qi, question in enumerate(questions):
-            found = rows[qi]
-            hits = self._hits(question, found, k, threshold, tasks[qi], allow_self)
-            for window in windows[1:] + [None]:
-                # Fewer than k of this task in the window, and the window ends above the threshold:
-                # more of them may rank lower. Widen once; then ask Chroma for this task's records only.
-                if len(hits) >= k or not tasks[qi] or len(found) == size or 1.0 - float(found[-1][3]) < threshold:
-                    break
-                vector = vectors[qi : qi + 1]
-                found = self._search(col, vector, window)[0] if window else \
-                    self._search(col, vector, min(size, base), where={"task": tasks[qi]})[0]
+            hits = self._hits(question, rows[qi], k, threshold, tasks[qi], allow_self)
+            last = rows[qi][-1]
+            if len(hits) < k and tasks[qi] and window < size and 1.0 - float(last[3]) >= threshold:
+                found = self._search(col, vectors[qi : qi + 1], min(size, base), where={"task": tasks[qi]})[0]
                 hits = self._hits(question, found, k, threshold, tasks[qi], allow_self)
             results.append(hits)
         return results
