@@ -21,9 +21,6 @@ from pathlib import Path
 import numpy as np
 
 
-TASKS = 20  # records are spread over this many tasks, as a benchmark memory is
-
-
 def corpus(n: int) -> list[str]:
     from salam.bench.bbh import BBH_TASKS, load_bbh
     from salam.bench.bbq import available_bbq_categories, load_bbq
@@ -60,7 +57,6 @@ def main() -> None:
     parser.add_argument("--embed-max", type=int, default=3000,
                         help="embed at most this many texts for real; past it, vectors are real ones plus small noise "
                              "and the embedding time is extrapolated from the measured rate (marked in the table)")
-    parser.add_argument("--task-queries", type=int, default=50, help="queries for the within-a-task comparison")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/memory_store.md"))
     args = parser.parse_args()
 
@@ -96,8 +92,7 @@ def main() -> None:
                 table[text] = vec / np.linalg.norm(vec)
         embed_s_total = size / rate
         extrapolated = size > args.embed_max
-        records = [MistakeRecord(question=q, task=f"task-{i % TASKS}", wrong_answer="A", true_answer="B", guideline="g")
-                   for i, q in enumerate(subset)]
+        records = [MistakeRecord(question=q, wrong_answer="A", true_answer="B", guideline="g") for q in subset]
         folder = Path(tempfile.mkdtemp(prefix="salam-bench-"))
         try:
             with MistakeMemory.open(folder / "m", embedder=Precomputed(embedder, table)) as mem:
@@ -123,18 +118,6 @@ def main() -> None:
                     t = time.perf_counter()
                     mem.similar(q, k=3, threshold=0.0)
                     search_lat.append(time.perf_counter() - t)
-                # Within one task (what `salam bench` does): filtered after an over-fetch, vs Chroma's
-                # `where` pre-filter, which salam used before (the same query vectors, search only).
-                task_lat, where_lat = [], []
-                collection = mem._collection("default", "mistake", create=False)
-                for i, q in enumerate(queries[: args.task_queries]):
-                    t = time.perf_counter()
-                    mem.similar(q, k=3, threshold=0.0, task=f"task-{i % TASKS}")
-                    task_lat.append(time.perf_counter() - t)
-                    t = time.perf_counter()
-                    collection.query(query_embeddings=mem.queries.embed([q]), n_results=7, where={"task": f"task-{i % TASKS}"},
-                                     include=["documents", "metadatas", "distances"])
-                    where_lat.append(time.perf_counter() - t)
             disk_mb = sum(p.stat().st_size for p in (folder / "m").rglob("*") if p.is_file()) / 1e6
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -155,9 +138,7 @@ def main() -> None:
                      "embed_p50": float(np.percentile(np.array(embed_lat) * 1000, 50)),
                      "embed_p99": float(np.percentile(np.array(embed_lat) * 1000, 99)),
                      "search_p50": float(np.percentile(np.array(search_lat) * 1000, 50)),
-                     "search_p99": float(np.percentile(np.array(search_lat) * 1000, 99)),
-                     "task_p50": float(np.percentile(np.array(task_lat) * 1000, 50)),
-                     "where_p50": float(np.percentile(np.array(where_lat) * 1000, 50)), "extrapolated": extrapolated})
+                     "search_p99": float(np.percentile(np.array(search_lat) * 1000, 99)), "extrapolated": extrapolated})
         print(rows[-1], flush=True)
 
     import torch
@@ -174,14 +155,14 @@ def main() -> None:
         "from the measured embedding rate (marked *), since embedding 100k long questions on 2 cores takes about half an hour.", "",
         "| records | embed all s | store ingest s | store overhead vs embedding | ingest records/s (embed + store) | `similar` p50 ms "
         "| `similar` p99 ms | query embedding alone p50 / p99 ms | search alone (query vector cached) p50 / p99 ms "
-        "| search within a task p50 ms: salam / Chroma `where` | re-embed-all per query s | disk MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| re-embed-all per query s | disk MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         naive = f"{r['naive_s']:.2f}" if r["naive_s"] is not None else "not run (grows linearly: minutes per query)"
         lines.append(f"| {r['size']:,} | {r['embed_s']:.1f}{'*' if r['extrapolated'] else ''} | {r['store_s']:.1f} | {100 * r['store_s'] / r['embed_s']:.0f}% | "
                      f"{r['size'] / (r['embed_s'] + r['store_s']):.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['embed_p50']:.1f} / {r['embed_p99']:.1f} | "
-                     f"{r['search_p50']:.1f} / {r['search_p99']:.1f} | {r['task_p50']:.1f} / {r['where_p50']:.1f} | {naive} | {r['disk_mb']:.0f} |")
+                     f"{r['search_p50']:.1f} / {r['search_p99']:.1f} | {naive} | {r['disk_mb']:.0f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
