@@ -58,7 +58,7 @@ def read_transcript(path: str | Path) -> list[Exchange]:
 def _record(question: Question, attempt: Attempt, feedback: Feedback, namespace: str, main: str, assistant: str) -> MistakeRecord:
     return MistakeRecord(
         namespace=namespace, kind="mistake", task=question.task, question=question.render(), options=question.options,
-        wrong_answer=attempt.answer or attempt.output.strip()[:80], true_answer=question.answer,
+        wrong_answer=attempt.given_answer, true_answer=question.answer,
         reason=feedback.reason, guideline=feedback.guideline if feedback.usable or feedback.leaked else "",
         source="gather", main_model=main, assistant_model=assistant,
     )
@@ -126,7 +126,7 @@ def _gather_chunk(
     for round_ in range(2, rounds + 2):
         if not wrong:
             break
-        fbs = assistant.analyse_many([(q, attempts[q.id][-1].answer or attempts[q.id][-1].output.strip()[:80]) for q in wrong])
+        fbs = assistant.analyse_many([(q, attempts[q.id][-1].given_answer) for q in wrong])
         records = []
         for q, fb in zip(wrong, fbs):
             feedback[q.id].append(fb)

@@ -91,6 +91,11 @@ class Attempt(BaseModel):
     tokens: int = 0
     latency_s: float = 0.0
 
+    @property
+    def given_answer(self) -> str:
+        """What the model answered: the extracted answer, else the start of its raw output."""
+        return self.answer or self.output.strip()[:80]
+
 
 RecordKind = Literal["mistake", "solved"]
 RecordSource = Literal["gather", "import", "correction"]

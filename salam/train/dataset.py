@@ -60,7 +60,7 @@ def from_transcripts(paths: Sequence[Path], report: DatasetReport) -> list[tuple
     for ex in good:
         # attempts[-2] was wrong, feedback[-1] was written for it, attempts[-1] was right
         fb, wrong = ex.feedback[-1], ex.attempts[-2]
-        out.append((ex.question, wrong.answer or wrong.output.strip()[:80], fb.reason, fb.guideline, "transcript"))
+        out.append((ex.question, wrong.given_answer, fb.reason, fb.guideline, "transcript"))
     return out
 
 

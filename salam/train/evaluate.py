@@ -42,7 +42,7 @@ def main_model_mistakes(
     from salam.answering import Answerer
 
     attempts = Answerer(model, answer_mode, batch_size).answer([(q, "") for q in questions])  # type: ignore[arg-type]
-    return [(q, a.answer or a.output.strip()[:80]) for q, a in zip(questions, attempts) if not a.correct]
+    return [(q, a.given_answer) for q, a in zip(questions, attempts) if not a.correct]
 
 
 def evaluate_assistants(

@@ -136,8 +136,8 @@ def train_il(config: ILConfig, on_log: Any = None) -> dict[str, Any]:
         "base": config.base, "base_model_sha256": base_hash, "data_sha256": _data_hash(train + val),
         "counts": report.counts, "sources": {s: sum(1 for e in train if e.source == s) for s in ("transcript", "teacher")},
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "final_train_loss": float(result.training_loss),  # TRL: mean over the run
-        "last_logged_loss": losses[-1]["loss"] if losses else None, "validation_loss": eval_loss, "loss_log": losses,
+        "final_train_loss": float(result.training_loss),  # TRL: mean over the run; the last step is in loss_log
+        "validation_loss": eval_loss, "loss_log": losses,
         "steps": int(result.global_step), "train_seconds": seconds, "resumed_from": str(checkpoints[-1]) if checkpoints else None,
         "train_tokens_per_epoch": tokens, "tokens_per_second": tokens * epochs_done / seconds if seconds else None,
         "peak_rss_mb": _peak_rss_mb(),
