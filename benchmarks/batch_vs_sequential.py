@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from salam.models import resolve_chat_model
-    from salam.quiet import quiet_libraries
+    from salam._util.quiet import quiet_libraries
 
     quiet_libraries()
     began = time.perf_counter()

@@ -30,7 +30,7 @@ def main() -> None:
     from salam.bench.bbh import PAPER_MC_TASKS, load_bbh
     from salam.bench.bbq import available_bbq_categories, load_bbq
     from salam.memory.embeddings import bundled_minilm_path
-    from salam.quiet import quiet_libraries
+    from salam._util.quiet import quiet_libraries
 
     quiet_libraries()
     texts = [q.render() for qs in load_bbq(available_bbq_categories()).values() for q in qs[:60]]

@@ -1,4 +1,4 @@
-"""Examine-mode overhead: `feedback` source vs plain answering (`none`) on the same model, questions and batch.
+"""Examine-mode overhead: `feedback` condition vs plain answering (`none`) on the same model, questions and batch.
 
 Run: SALAM_DATA_DIR=... python benchmarks/examine_overhead.py [--per-category 40] [--answer-mode choice]
 
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 
-SOURCES = ("none", "feedback", "feedback_only")
+CONDITIONS = ("none", "feedback", "feedback_only")
 
 
 def main() -> None:
@@ -33,14 +33,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/examine_overhead.md"))
     args = parser.parse_args()
 
-    from salam.agent import examine
+    from salam.loops import examine
     from salam.bench.bbq import available_bbq_categories, load_bbq
     from salam.bench.data import data_dir
     from salam.bench.split import balanced_prefix, split_task
     from salam.memory import MistakeMemory
     from salam.memory.transfer import salam_release_records
     from salam.models import resolve_chat_model
-    from salam.quiet import quiet_libraries
+    from salam._util.quiet import quiet_libraries
     from salam.testing import ScriptedChatModel
 
     quiet_libraries()
@@ -59,12 +59,12 @@ def main() -> None:
                                 ("embedded Gemma 3 270M", resolve_chat_model("local", max_new_tokens=8, batch_size=args.batch_size))]:
                 mode = "generate" if name.startswith("scripted") else args.answer_mode
                 row = {}
-                for source in SOURCES * 2:  # twice, keep the second (warm model)
+                for condition in CONDITIONS * 2:  # twice, keep the second (warm model)
                     memory.queries.clear()  # cold query-embedding cache: every retrieval embeds its question
                     t = time.perf_counter()
-                    out = examine(questions, model, memory, source=source, k=args.k, threshold=args.threshold,
+                    out = examine(questions, model, memory, condition=condition, k=args.k, threshold=args.threshold,
                                   answer_mode=mode, batch_size=args.batch_size, record_outcomes=False)
-                    row[source] = (time.perf_counter() - t, sum(bool(r.memories) for r in out),
+                    row[condition] = (time.perf_counter() - t, sum(bool(r.memories) for r in out),
                                    sum(len(r.prompt) for r in out) / len(out), sum(r.tokens for r in out) / len(out))
                 results[name] = (mode, row)
     finally:
@@ -80,15 +80,15 @@ def main() -> None:
         f"{len(questions)} BBQ test questions ({args.per_category} per category, seeded split), batch {args.batch_size}, "
         f"k={args.k}, threshold={args.threshold}. Memory: the SALAM paper's BBQ release (Flan-T5 mistakes + GPT-4 feedback) "
         "embedded with the bundled all-MiniLM-L6-v2.", "",
-        "| model | mode | source | `none` s | source s | ratio | questions with memory | mean prompt chars none → source "
-        "| mean tokens none → source | salam overhead per question ms |",
+        "| model | mode | condition | `none` s | condition s | ratio | questions with memory | mean prompt chars none → condition "
+        "| mean tokens none → condition | salam overhead per question ms |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (mode, row) in results.items():
         none_s, _, none_len, none_tok = row["none"]
-        for source in SOURCES[1:]:
-            src_s, hits, src_len, src_tok = row[source]
-            lines.append(f"| {name} | {mode} | `{source}` | {none_s:.2f} | {src_s:.2f} | {src_s / none_s:.2f}x | {hits}/{len(questions)} | "
+        for condition in CONDITIONS[1:]:
+            src_s, hits, src_len, src_tok = row[condition]
+            lines.append(f"| {name} | {mode} | `{condition}` | {none_s:.2f} | {src_s:.2f} | {src_s / none_s:.2f}x | {hits}/{len(questions)} | "
                          f"{none_len:.0f} → {src_len:.0f} | {none_tok:.0f} → {src_tok:.0f} | {1000 * (src_s - none_s) / len(questions):.1f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")

@@ -62,7 +62,7 @@ def main() -> None:
 
     from salam.memory import MistakeMemory
     from salam.memory.embeddings import get_embedder
-    from salam.quiet import quiet_libraries
+    from salam._util.quiet import quiet_libraries
     from salam.types import MistakeRecord
 
     quiet_libraries()

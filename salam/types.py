@@ -52,12 +52,6 @@ class Question(BaseModel):
         lines += [f"({letter}) {option}" for letter, option in zip(self.letters, self.options)]
         return "\n".join(lines)
 
-    def answer_text(self) -> str:
-        """The true answer in a readable form: ``(B) Cannot answer`` or the free-form target."""
-        if self.options and self.answer in self.letters:
-            return f"({self.answer}) {self.options[self.letters.index(self.answer)]}"
-        return self.answer
-
     def option_text(self, letter: str | None) -> str:
         if letter and self.options and letter in self.letters:
             return self.options[self.letters.index(letter)]
@@ -128,6 +122,23 @@ class MistakeRecord(BaseModel):
             self.id = content_hash(
                 self.namespace, self.kind, self.task, self.question, self.wrong_answer, self.true_answer
             )
+
+
+Outcome = Literal["helped", "hurt"]
+
+
+def memory_outcome(correct: bool, baseline_correct: bool | None) -> Outcome | None:
+    """What retrieved memories did to an answer: the one definition of helped and hurt.
+
+    With a baseline (the same question answered under ``none``), only a flip counts: wrong→right
+    *helped*, right→wrong *hurt*, no change is neither. Without one (a live chat, an exam with no
+    ``none`` answer) the answer's correctness is all there is: right *helped*, wrong *hurt*.
+    """
+    if baseline_correct is None:
+        return "helped" if correct else "hurt"
+    if correct == baseline_correct:
+        return None
+    return "helped" if correct else "hurt"
 
 
 class RetrievedMemory(BaseModel):

@@ -5,21 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
+from helpers import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
 
 def test_gather_then_examine_on_real_bbq(tmp_path, data_dir, local_model):
-    from salam.agent import examine, gather, read_transcript
-    from salam.assistant import StudyAssistant
+    from salam.assistant.assistant import StudyAssistant
     from salam.bench.bbq import load_bbq
     from salam.bench.split import balanced_prefix, split_task
+    from salam.loops import examine, gather, read_transcript
     from salam.memory import MistakeMemory
     from salam.models import resolve_chat_model
 
@@ -39,17 +38,11 @@ def test_gather_then_examine_on_real_bbq(tmp_path, data_dir, local_model):
             assert record.main_model == "gemma-3-270m" and e.feedback[0].raw
         assert memory.embedder.name == "all-MiniLM-L6-v2" and memory.embedder.dim == 384
         if wrong:
-            results = examine(test, local_model, memory, source="feedback", k=3, threshold=0.5, answer_mode="choice")
+            results = examine(test, local_model, memory, condition="feedback", k=3, threshold=0.5, answer_mode="choice")
             assert len(results) == 4 and all(r.answer in ("A", "B", "C") for r in results)
             used = [m.id for r in results for m in r.memories]
             if used:
                 assert memory.get(used[0]).retrieved >= 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_openai_compatible_server(tmp_path):
@@ -63,21 +56,13 @@ def test_openai_compatible_server(tmp_path):
     from salam.models.embedded import ensure_embedded_model
 
     model_dir = ensure_embedded_model()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([exe, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("transformers serve exited: " + (tmp_path / "serve.log").read_text()[-2000:])
-                time.sleep(1)
+        wait_for_port(port, proc, 240, "transformers serve (log: serve.log)")
         model = resolve_chat_model(f"openai:{model_dir}", base_url=f"http://127.0.0.1:{port}/v1", max_new_tokens=8)
         reply = model.invoke("Which is larger, 7 or 9? Answer:")
         assert isinstance(reply.content, str) and reply.content.strip()

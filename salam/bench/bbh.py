@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from salam.answering.options import split_options
 from salam.bench.data import locate
 from salam.errors import DataError
-from salam.options import split_options
 from salam.types import Question
 
 BBH_TASKS = (

@@ -11,8 +11,8 @@ import os
 import urllib.request
 from pathlib import Path
 
+from salam._util.home import salam_home
 from salam.errors import DataError
-from salam.home import salam_home
 
 OFFICIAL_URLS = {
     "bbq": "https://raw.githubusercontent.com/nyu-mll/BBQ/main/data/{name}.jsonl",

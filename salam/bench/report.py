@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from salam.errors import SalamError
-
-
-def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise SalamError(f"no summary.json in {run_dir}: is it a finished `salam bench` run?")
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    timings_path = run_dir / "timings.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
-    return json.loads(summary_path.read_text()), manifest, timings
+from salam.bench.rundir import RunDir
 
 
 def _pct(x: float) -> str:
@@ -27,8 +16,10 @@ def _ci(ci: Sequence[float]) -> str:
     return "" if not ci or ci[0] != ci[0] else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
-def markdown(run_dir: Path) -> str:
-    summary, manifest, timings = load_run(run_dir)
+def run_markdown(run_dir: Path) -> str:
+    """The Markdown report of one finished run."""
+    run = RunDir(run_dir)
+    summary, manifest, timings = run.summary(), run.manifest(), run.timings()
     cfg = manifest["config"]
     conds = summary["conditions"]
     lines = [
@@ -76,7 +67,8 @@ def plots(run_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary, _, _ = load_run(run_dir)
+    run = RunDir(run_dir)
+    summary = run.summary()
     conds = summary["conditions"]
     tasks = summary["tasks"] + ["ALL"]
     width = 0.8 / max(1, len(conds))
@@ -96,7 +88,7 @@ def plots(run_dir: Path) -> list[Path]:
     ax.set_title(f"{summary['benchmark'].upper()} · {summary['model']} · {summary['answer_mode']} mode")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = [run_dir / "accuracy.png"]
+    out = [run.plot_path("accuracy")]
     fig.savefig(out[0], dpi=110)
     plt.close(fig)
     if all("bbq" in c for c in conds.values()):
@@ -110,7 +102,7 @@ def plots(run_dir: Path) -> list[Path]:
         ax.set_ylabel("bias score (−1 … 1)")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        out.append(run_dir / "bias.png")
+        out.append(run.plot_path("bias"))
         fig.savefig(out[1], dpi=110)
         plt.close(fig)
     return out
@@ -118,7 +110,7 @@ def plots(run_dir: Path) -> list[Path]:
 
 def compare(run_dirs: Sequence[Path]) -> str:
     """One table of overall accuracy per condition across runs."""
-    loaded = [(d, load_run(d)[0]) for d in run_dirs]
+    loaded = [(d, RunDir(d).summary()) for d in run_dirs]
     conditions = list(dict.fromkeys(c for _, s in loaded for c in s["conditions"]))
     lines = ["| run | model | mode | n | " + " | ".join(conditions) + " |", "|---|---|---|---|" + "---|" * len(conditions)]
     for d, s in loaded:
@@ -128,9 +120,8 @@ def compare(run_dirs: Sequence[Path]) -> str:
 
 
 def write_report(run_dir: Path) -> Path:
-    text = markdown(run_dir)
+    """report.md with its plots, in the run folder."""
+    text = run_markdown(run_dir)
     images = plots(run_dir)
     text += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
-    out = run_dir / "report.md"
-    out.write_text(text, encoding="utf-8")
-    return out
+    return RunDir(run_dir).write_report(text)

@@ -1,233 +1,214 @@
 """The benchmark runner: gather on the train split, examine the test split under each condition, log, score.
 
-A run directory holds everything needed to audit or resume it::
-
-    manifest.json       settings, models, git sha, data checksums, split
-    gather.jsonl        the gather transcript (imitation-learning data)
-    samples/<cond>.jsonl per-sample logs: prompt, output, answer, score, memories, tokens, latency
-    summary.json        metrics, written from the sample logs (so a resumed run gives the same summary)
-    memory/             the run's own mistake memory (unless --memory points elsewhere)
+Three steps, each resumable from the run folder (:mod:`salam.bench.rundir`): ``prepare`` (data,
+split, manifest), ``gather_step`` (the SALAM gather loop into the run's memory), ``examine_step``
+(one condition's sample log). ``run_benchmark`` chains them and writes the summary.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from salam.bench.rundir import RunDir, provenance
+from salam.bench.split import Splits, side
+from salam.conditions import CONDITION_NAMES
+from salam.defaults import (
+    ANSWER_MAX_NEW_TOKENS,
+    ASSISTANT_MAX_NEW_TOKENS,
+    BATCH_SIZE,
+    SAME_TASK,
+    retrieval_for,
+)
 from salam.errors import SalamError
-from salam.guidance import SOURCES
 from salam.types import Question
 
-PAPER_RETRIEVAL = {"bbq": (3, 0.9), "bbh": (1, 0.95)}
+StageProgress = Callable[[str, int, int], Any]
+"""Progress callback of a run: (stage, done, total)."""
 
 
 @dataclass
 class BenchConfig:
+    """Everything that decides a benchmark run's results; saved in its manifest and checked on ``--resume``."""
+
     benchmark: str
+    """``bbq`` or ``bbh``."""
     model: str = "local"
+    """Main model spec."""
     assistant: str | None = None
+    """Study assistant spec (default: the main model)."""
     tasks: list[str] = field(default_factory=list)
+    """Categories (BBQ) or tasks/subsets (BBH); empty: all available (BBH: the paper's 16)."""
     limit: int | None = 40
+    """Test questions per task (None: all)."""
     train_limit: int | None = 12
+    """Train questions per task to gather on (None: all)."""
     conditions: list[str] = field(default_factory=lambda: ["none", "mistake", "feedback"])
+    """Memory conditions to examine, in order (``none`` first gives the paired baseline)."""
     k: int | None = None
+    """Memories per question (None: the paper's value for the benchmark)."""
     threshold: float | None = None
+    """Least cosine similarity (None: the paper's value for the benchmark)."""
     rounds: int = 1
+    """Retries with feedback per mistake while gathering."""
     answer_mode: str = "choice"
-    batch_size: int = 8
+    """``choice`` (letter scoring, local models) or ``generate``."""
+    batch_size: int = BATCH_SIZE
+    """Prompts per model call."""
     seed: int = 0
+    """Seed of the stratified split."""
     split: str = "seeded"
+    """``seeded`` (stratified) or ``file-order`` (the paper's)."""
     train_fraction: float = 0.8
+    """Share of each task that is the train split."""
     memory: str | None = None
+    """A shared memory folder (default: the run's own ``memory/``)."""
     namespace: str | None = None
+    """Namespace to gather into and read from (default: one of the run's own)."""
     gather: bool = True
+    """Gather on the train split first (False: examine with the memory as it is)."""
     embedder: str | None = None
+    """Embedder of a new memory (default: the bundled MiniLM)."""
     data_dir: str | None = None
+    """Folder with ``bbq/`` and ``bbh/`` (default: ``$SALAM_DATA_DIR``, then the cache)."""
     base_url: str | None = None
-    same_task: bool = True
+    """OpenAI-compatible server for ``openai:`` specs."""
+    same_task: bool = SAME_TASK
+    """Retrieve only memories of the question's own task."""
 
     def resolved(self) -> "BenchConfig":
-        k, threshold = PAPER_RETRIEVAL.get(self.benchmark, (3, 0.9))
+        """Fill the paper's retrieval defaults and check the values that are not checked elsewhere."""
+        k, threshold = retrieval_for(self.benchmark)
         self.k = k if self.k is None else self.k
         self.threshold = threshold if self.threshold is None else self.threshold
         self.assistant = self.assistant or self.model
-        bad = [c for c in self.conditions if c not in SOURCES]
+        bad = [c for c in self.conditions if c not in CONDITION_NAMES]
         if bad:
-            raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(SOURCES)}")
+            raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITION_NAMES)}")
         if self.answer_mode not in ("generate", "choice"):
             raise SalamError("--answer-mode must be generate or choice")
         return self
 
 
-def _git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+@dataclass
+class Prepared:
+    """A run ready to gather and examine: its folder, split and namespace."""
+
+    run: RunDir
+    config: BenchConfig
+    splits: Splits
+    namespace: str
+    memory_dir: str
+
+    @property
+    def train(self) -> list[Question]:
+        return side(self.splits, "train")
+
+    @property
+    def test(self) -> list[Question]:
+        return side(self.splits, "test")
 
 
-def load_benchmark(config: BenchConfig) -> tuple[dict[str, list[Question]], dict[str, str]]:
-    """Questions per task and the sha256 of each data file read."""
-    from salam.bench.data import locate, sha256_file
+def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepared:
+    """Load and split the data, check a resume, and write the manifest before any work."""
+    from salam.bench.questions import load_benchmark
+    from salam.bench.split import split_benchmark
 
-    if config.benchmark == "bbq":
-        from salam.bench.bbq import available_bbq_categories, load_bbq
-
-        tasks = config.tasks or available_bbq_categories(config.data_dir)
-        data = load_bbq(tasks, config.data_dir)
-    elif config.benchmark == "bbh":
-        from salam.bench.bbh import PAPER_MC_TASKS, SUBSETS, available_bbh_tasks, load_bbh
-
-        requested = config.tasks or ["paper"]
-        tasks = []
-        for t in requested:
-            tasks += available_bbh_tasks(SUBSETS[t], config.data_dir) if t in SUBSETS else [t]
-        if not tasks:
-            raise SalamError(f"none of the BBH tasks {', '.join(PAPER_MC_TASKS)} found; set --data-dir")
-        data = load_bbh(list(dict.fromkeys(tasks)), config.data_dir)
-    else:
-        raise SalamError(f"unknown benchmark {config.benchmark!r}: bbq or bbh")
-    suffix = ".jsonl" if config.benchmark == "bbq" else ".json"
-    checksums = {f"{config.benchmark}/{t}{suffix}": sha256_file(locate(config.benchmark, t, config.data_dir, download=False)) for t in data}
-    return data, checksums
-
-
-def make_split(config: BenchConfig, data: dict[str, list[Question]]) -> dict[str, dict[str, list[Question]]]:
-    from salam.bench.split import balanced_prefix, split_task
-
-    out: dict[str, dict[str, list[Question]]] = {}
-    for task, questions in data.items():
-        train, test = split_task(questions, config.train_fraction, config.seed, config.split)  # type: ignore[arg-type]
-        out[task] = {"train": balanced_prefix(train, config.train_limit), "test": balanced_prefix(test, config.limit)}
-    return out
+    config = config.resolved()
+    run = RunDir(run_dir)
+    if run.exists() and not resume:
+        raise SalamError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --log-dir")
+    if resume and run.exists():
+        saved = run.manifest()["config"]
+        if saved != asdict(config):
+            diff = sorted(k for k in saved if saved[k] != asdict(config).get(k))
+            raise SalamError(f"--resume with different settings than the run in {run_dir}: {', '.join(diff)}")
+    data, checksums = load_benchmark(config.benchmark, config.tasks, config.data_dir)
+    splits = split_benchmark(data, train_fraction=config.train_fraction, seed=config.seed, mode=config.split,  # type: ignore[arg-type]
+                             train_limit=config.train_limit, limit=config.limit)
+    namespace = config.namespace or (f"run-{run_dir.resolve().name}"[:61] if config.memory else "run")
+    memory_dir = config.memory or str(run.memory_path)
+    run.create({
+        **provenance(), "config": asdict(config), "namespace": namespace, "memory": memory_dir, "data_checksums": checksums,
+        "split": {t: {"train": [q.id for q in s["train"]], "test": [q.id for q in s["test"]]} for t, s in splits.items()},
+    })
+    return Prepared(run, config, splits, namespace, memory_dir)
 
 
-def _read_ids(path: Path) -> set[str]:
-    if not path.is_file():
-        return set()
-    ids = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            ids.add(json.loads(line)["question_id"])
-        except (ValueError, KeyError):
-            continue  # a torn last line from a killed run
-    return ids
+def gather_step(prep: Prepared, model: Any, assistant: Any, memory: Any, progress: StageProgress | None = None) -> None:
+    """Gather on the train split into the run's namespace (resumes from the transcript)."""
+    from salam.loops import gather
+
+    train, config = prep.train, prep.config
+    began = time.perf_counter()
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("gather", done, len(train))
+
+    report = gather(train, model, assistant, memory, namespace=prep.namespace, rounds=config.rounds,
+                    transcript=prep.run.transcript_path, answer_mode=config.answer_mode,  # type: ignore[arg-type]
+                    batch_size=config.batch_size, progress=tick)
+    prep.run.add_timing("gather", time.perf_counter() - began)
+    prep.run.add_assistant_stats({"parse_failures": report.parse_failures, "leaks": report.leaks})
 
 
-def _manifest(config: BenchConfig, split: dict, checksums: dict[str, str], namespace: str, memory_dir: str) -> dict[str, Any]:
-    from salam import __version__
+def examine_step(prep: Prepared, condition: str, model: Any, assistant: Any, memory: Any,
+                 progress: StageProgress | None = None) -> None:
+    """Examine the test questions not yet logged under ``condition``, appending to its sample log."""
+    from salam.loops import examine
 
-    return {
-        "salam_version": __version__, "git_sha": _git_sha(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": asdict(config), "namespace": namespace, "memory": memory_dir, "data_checksums": checksums,
-        "split": {t: {"train": [q.id for q in s["train"]], "test": [q.id for q in s["test"]]} for t, s in split.items()},
-    }
-
-
-Progress = Callable[[str, int, int], Any]
+    config, test = prep.config, prep.test
+    finished = prep.run.samples(condition)
+    todo = [q for q in test if q.id not in finished]
+    baseline = {qid: bool(row["correct"]) for qid, row in prep.run.samples("none").items()} if condition != "none" else None
+    if progress:
+        progress(condition, len(test) - len(todo), len(test))
+    began = time.perf_counter()
+    step = config.batch_size * 4
+    for start in range(0, len(todo), step):
+        chunk = todo[start : start + step]
+        results = examine(chunk, model, memory, condition=condition, k=config.k or 0, threshold=config.threshold or 0.0,  # type: ignore[arg-type]
+                          namespace=prep.namespace, assistant=assistant, answer_mode=config.answer_mode,  # type: ignore[arg-type]
+                          batch_size=config.batch_size, same_task=config.same_task, baseline=baseline)
+        prep.run.append_samples(condition, results)
+        if progress:
+            progress(condition, len(test) - len(todo) + start + len(chunk), len(test))
+    prep.run.add_timing(condition, time.perf_counter() - began)
 
 
 def run_benchmark(
-    config: BenchConfig, run_dir: Path, resume: bool = False, progress: Progress | None = None,
+    config: BenchConfig, run_dir: Path, resume: bool = False, progress: StageProgress | None = None,
     *, model: Any = None, assistant_model: Any = None,
 ) -> dict[str, Any]:
     """Run (or resume) a benchmark into ``run_dir`` and return its summary.
 
     ``model`` / ``assistant_model`` (LangChain chat models) override the specs in ``config`` for library use.
     """
-    from salam.agent import examine, gather
+    from salam._util.quiet import quiet_libraries
     from salam.assistant import StudyAssistant
-    from salam.bench.summary import summarise, write_summary
-    from salam.jsonl import append_jsonl
+    from salam.bench.summary import summarise
     from salam.memory.store import MistakeMemory
     from salam.models.resolve import model_label, resolve_chat_model
-    from salam.quiet import quiet_libraries
 
     quiet_libraries()
-    config = config.resolved()
-    manifest_path = run_dir / "manifest.json"
-    if manifest_path.exists() and not resume:
-        raise SalamError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --log-dir")
-    if resume and manifest_path.exists():
-        saved = json.loads(manifest_path.read_text())["config"]
-        if saved != asdict(config):
-            diff = sorted(k for k in saved if saved[k] != asdict(config).get(k))
-            raise SalamError(f"--resume with different settings than the run in {run_dir}: {', '.join(diff)}")
-    data, checksums = load_benchmark(config)
-    split = make_split(config, data)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
-    namespace = config.namespace or (f"run-{run_dir.resolve().name}"[:61] if config.memory else "run")
-    memory_dir = config.memory or str(run_dir / "memory")
-    if not manifest_path.exists():
-        manifest = _manifest(config, split, checksums, namespace, memory_dir)
-        tmp = manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, default=str))
-        tmp.replace(manifest_path)
-    model = model or resolve_chat_model(config.model, base_url=config.base_url, max_new_tokens=12, batch_size=config.batch_size)
+    prep = prepare(config, run_dir, resume)
+    config = prep.config
+    model = model or resolve_chat_model(config.model, base_url=config.base_url, max_new_tokens=ANSWER_MAX_NEW_TOKENS,
+                                        batch_size=config.batch_size)
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
-        config.assistant, base_url=config.base_url, max_new_tokens=64, batch_size=config.batch_size))
-    train = [q for s in split.values() for q in s["train"]]
-    test = [q for s in split.values() for q in s["test"]]
-    timings: dict[str, float] = {}
-    timings_path = run_dir / "timings.json"
-    if timings_path.is_file():
-        timings = json.loads(timings_path.read_text())
-    with MistakeMemory.open(memory_dir, embedder=config.embedder) as memory:
-        needs_memory = any(c != "none" for c in config.conditions)
-        if needs_memory and train and config.gather:
-            began = time.perf_counter()
-            done = 0
-
-            def tick(n: int) -> None:
-                nonlocal done
-                done += n
-                if progress:
-                    progress("gather", done, len(train))
-
-            report = gather(train, model, assistant, memory, namespace=namespace, rounds=config.rounds,
-                            transcript=run_dir / "gather.jsonl", answer_mode=config.answer_mode,  # type: ignore[arg-type]
-                            batch_size=config.batch_size, progress=tick)
-            timings["gather"] = timings.get("gather", 0.0) + time.perf_counter() - began
-            _save_json(timings_path, timings)
-            stats = {"parse_failures": report.parse_failures, "leaks": report.leaks}
-            _merge_json(run_dir / "assistant_stats.json", stats)
+        config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))
+    with MistakeMemory.open(prep.memory_dir, embedder=config.embedder) as memory:
+        if any(c != "none" for c in config.conditions) and prep.train and config.gather:
+            gather_step(prep, model, assistant, memory, progress)
         for condition in config.conditions:
-            path = run_dir / "samples" / f"{condition}.jsonl"
-            finished = _read_ids(path)
-            todo = [q for q in test if q.id not in finished]
-            if progress:
-                progress(condition, len(test) - len(todo), len(test))
-            began = time.perf_counter()
-            for start in range(0, len(todo), config.batch_size * 4):
-                chunk = todo[start : start + config.batch_size * 4]
-                results = examine(chunk, model, memory, source=condition, k=config.k or 0, threshold=config.threshold or 0.0,  # type: ignore[arg-type]
-                                  namespace=namespace, assistant=assistant, answer_mode=config.answer_mode,  # type: ignore[arg-type]
-                                  batch_size=config.batch_size, same_task=config.same_task)
-                append_jsonl(path, (r.model_dump_json() for r in results))
-                if progress:
-                    progress(condition, len(test) - len(todo) + start + len(chunk), len(test))
-            timings[condition] = timings.get(condition, 0.0) + time.perf_counter() - began
-            _save_json(timings_path, timings)
-    summary = summarise(run_dir, test, config.conditions, model_label(model), assistant.name)
-    write_summary(run_dir, summary)
+            examine_step(prep, condition, model, assistant, memory, progress)
+    summary = summarise(prep.run, prep.test, config.conditions, model_label(model), assistant.name)
+    prep.run.write_summary(summary)
     return summary
-
-
-def _save_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
-
-
-def _merge_json(path: Path, data: dict[str, int]) -> None:
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    for key, value in data.items():
-        old[key] = old.get(key, 0) + value
-    _save_json(path, old)

@@ -56,3 +56,26 @@ def balanced_prefix(questions: list[Question], limit: int | None) -> list[Questi
                 out.append(queue[index])
         index += 1
     return out
+
+
+Splits = dict[str, dict[str, list[Question]]]
+"""Per task: ``{"train": [...], "test": [...]}``."""
+
+
+def split_benchmark(
+    data: dict[str, list[Question]], *, train_fraction: float = 0.8, seed: int = 0, mode: SplitMode = "seeded",
+    train_limit: int | None = None, limit: int | None = None, train_offset: int = 0,
+) -> Splits:
+    """Split every task, then keep balanced prefixes: ``train_limit`` train questions after skipping
+    ``train_offset`` (those an earlier run used) and ``limit`` test questions per task."""
+    out: Splits = {}
+    for task, questions in data.items():
+        train, test = split_task(questions, train_fraction, seed, mode)
+        end = None if train_limit is None else train_offset + train_limit
+        out[task] = {"train": balanced_prefix(train, end)[train_offset:], "test": balanced_prefix(test, limit)}
+    return out
+
+
+def side(splits: Splits, name: str) -> list[Question]:
+    """All tasks' ``train`` or ``test`` questions, task by task."""
+    return [q for parts in splits.values() for q in parts[name]]

@@ -6,30 +6,18 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Sequence
 
 from salam.bench.metrics import accuracy, bbq_scores, bootstrap_ci, mcnemar
-from salam.types import Question
+from salam.bench.rundir import RunDir
+from salam.types import Question, memory_outcome
 
 
-def read_samples(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                out[row["question_id"]] = row
-            except (ValueError, KeyError):
-                continue
-    return out
-
-
-def summarise(run_dir: Path, test: Sequence[Question], conditions: Sequence[str], model: str, assistant: str) -> dict[str, Any]:
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    by_condition = {c: read_samples(run_dir / "samples" / f"{c}.jsonl") for c in conditions}
+def summarise(run: RunDir, test: Sequence[Question], conditions: Sequence[str], model: str, assistant: str) -> dict[str, Any]:
+    """The run's summary, from its manifest and sample logs alone."""
+    manifest = run.manifest()
+    by_condition = {c: run.samples(c) for c in conditions}
     is_bbq = manifest["config"]["benchmark"] == "bbq"
     tasks = sorted({q.task for q in test})
     summary: dict[str, Any] = {
@@ -63,29 +51,21 @@ def summarise(run_dir: Path, test: Sequence[Question], conditions: Sequence[str]
             entry["vs_none"] = mcnemar([bool(baseline[q.id]["correct"]) for q in paired], [bool(rows[q.id]["correct"]) for q in paired])
             entry["memory_effects"] = _memory_effects(paired, baseline, rows)
         summary["conditions"][condition] = entry
-    stats_path = run_dir / "assistant_stats.json"
-    summary["assistant_stats"] = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    summary["assistant_stats"] = run.assistant_stats()
     return summary
 
 
 def _memory_effects(paired: Sequence[Question], baseline: dict, rows: dict) -> dict[str, Any]:
-    """Which retrieved memories flipped answers: wrong→right counts as helped, right→wrong as hurt."""
-    helped: dict[str, int] = defaultdict(int)
-    hurt: dict[str, int] = defaultdict(int)
+    """Which retrieved memories flipped answers, helped and hurt as :func:`memory_outcome` defines them."""
+    counts: dict[str, dict[str, int]] = {"helped": defaultdict(int), "hurt": defaultdict(int)}
     flips = {"wrong_to_right": 0, "right_to_wrong": 0}
     for q in paired:
-        before, after = bool(baseline[q.id]["correct"]), bool(rows[q.id]["correct"])
-        if before == after:
+        outcome = memory_outcome(bool(rows[q.id]["correct"]), bool(baseline[q.id]["correct"]))
+        if outcome is None:
             continue
-        key = "wrong_to_right" if after else "right_to_wrong"
-        flips[key] += 1
+        flips["wrong_to_right" if outcome == "helped" else "right_to_wrong"] += 1
         for m in rows[q.id]["memories"]:
-            (helped if after else hurt)[m["id"]] += 1
+            counts[outcome][m["id"]] += 1
+    helped, hurt = counts["helped"], counts["hurt"]
     top = lambda d: sorted(d.items(), key=lambda kv: -kv[1])[:5]  # noqa: E731
     return {**flips, "top_helpful_memories": top(helped), "top_harmful_memories": top(hurt)}
-
-
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    tmp = run_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=str))
-    tmp.replace(run_dir / "summary.json")

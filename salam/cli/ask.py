@@ -6,7 +6,20 @@ from typing import Optional
 
 import typer
 
-from salam.cli.common import BaseUrlOpt, ChromaUrlOpt, EmbedderOpt, JsonOpt, MemoryOpt, ModelOpt, print_json
+from salam.cli.common import (
+    BaseUrlOpt,
+    ChromaUrlOpt,
+    EmbedderOpt,
+    JsonOpt,
+    ModelOpt,
+    print_json,
+)
+from salam.defaults import (
+    CHAT_ASSISTANT_MAX_NEW_TOKENS,
+    CHAT_MAX_NEW_TOKENS,
+    RETRIEVAL_K,
+    RETRIEVAL_THRESHOLD,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -15,29 +28,29 @@ def register(app: typer.Typer) -> None:
         question: str = typer.Argument(..., help="The question (plain text)."),
         model: str = ModelOpt,
         base_url: Optional[str] = BaseUrlOpt,
-        max_new_tokens: int = typer.Option(48, help="Most tokens to generate (local models)."),
+        max_new_tokens: int = typer.Option(CHAT_MAX_NEW_TOKENS, help="Most tokens to generate (local models)."),
         memory: Optional[str] = typer.Option(None, "--memory", help="Retrieve guidelines from this memory folder."),
         chroma_url: Optional[str] = ChromaUrlOpt,
         embedder: Optional[str] = EmbedderOpt,
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Assistant spec: writes a guideline from retrieved mistakes."),
         namespace: str = typer.Option("default", help="Memory namespace."),
-        k: int = typer.Option(3, "-k", help="Memories to retrieve."),
-        threshold: float = typer.Option(0.5, help="Least cosine similarity of a retrieved memory."),
+        k: int = typer.Option(RETRIEVAL_K, "-k", help="Memories to retrieve (the paper's BBQ value)."),
+        threshold: float = typer.Option(RETRIEVAL_THRESHOLD, help="Least cosine similarity of a retrieved memory (the paper's BBQ value)."),
         as_json: bool = JsonOpt,
     ) -> None:
         """Ask MODEL a question. Specs: local, local+lora:DIR, hf:ID, openai:MODEL, ollama:MODEL."""
+        from salam._util.quiet import quiet_libraries
         from salam.cli.common import open_memory
-        from salam.quiet import quiet_libraries
         from salam.models import model_label, resolve_chat_model
 
         quiet_libraries()
         chat = resolve_chat_model(model, base_url=base_url, max_new_tokens=max_new_tokens)
         used = []
         if memory or chroma_url:
-            from salam.agent import assist
+            from salam.chat import assist
 
             mem = open_memory(memory, chroma_url, embedder, create=False)
-            helper = resolve_chat_model(assistant, max_new_tokens=96) if assistant else None
+            helper = resolve_chat_model(assistant, max_new_tokens=CHAT_ASSISTANT_MAX_NEW_TOKENS) if assistant else None
             chat = assist(chat, memory=mem, assistant=helper, namespace=namespace, k=k, threshold=threshold)
         reply = chat.invoke(question)
         used = list(getattr(chat, "last_retrieved", []) or [])

@@ -4,55 +4,27 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+
+from salam.cli.common import DisplayOpt, progress_reporter
 
 app = typer.Typer(help="Run BBQ/BBH benchmarks under SALAM conditions and report them.", no_args_is_help=True)
 
 _DEFAULT_CONDITIONS = "none,mistake,feedback"
 
 
-def _run(benchmark: str, model: str, assistant: Optional[str], tasks: Optional[str], limit: int, train_limit: int,
-         conditions: str, k: Optional[int], threshold: Optional[float], rounds: int, answer_mode: str, batch_size: int,
-         log_dir: Optional[Path], resume: bool, seed: int, split: str, memory: Optional[str], data_dir: Optional[str],
-         base_url: Optional[str], display: str, namespace: Optional[str], no_gather: bool, embedder: Optional[str]) -> None:
+def _split_list(value: Optional[str]) -> list[str]:
+    return [item for item in (value or "").split(",") if item]
+
+
+def _run(config: Any, log_dir: Optional[Path], resume: bool, display: str) -> None:
     from salam.bench.report import write_report
-    from salam.bench.runner import BenchConfig, run_benchmark
-    from salam.errors import SalamError
+    from salam.bench.runner import run_benchmark
 
-    if display not in ("rich", "plain", "none"):
-        raise SalamError("--display must be rich, plain or none")
-    if split not in ("seeded", "file-order"):
-        raise SalamError("--split must be seeded or file-order")
-    config = BenchConfig(
-        benchmark=benchmark, model=model, assistant=assistant, tasks=[t for t in (tasks or "").split(",") if t],
-        limit=limit or None, train_limit=train_limit or None, conditions=[c for c in conditions.split(",") if c], k=k,
-        threshold=threshold, rounds=rounds, answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split,
-        memory=memory, namespace=namespace, gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url,
-    )
-    run_dir = log_dir or Path("runs") / f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if display == "rich":
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        columns = [TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-        with Progress(*columns) as bar:
-            ids: dict[str, int] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in ids:
-                    ids[stage] = bar.add_task(stage, total=total)
-                bar.update(ids[stage], completed=done)
-
-            summary = run_benchmark(config, run_dir, resume, progress)
-    else:
-        last: dict[str, float] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if display == "plain" and (done == total or time.time() - last.get(stage, 0) > 10):
-                last[stage] = time.time()
-                typer.echo(f"{stage}: {done}/{total}", err=True)
-
+    run_dir = log_dir or Path("runs") / f"{config.benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with progress_reporter(display) as progress:
         summary = run_benchmark(config, run_dir, resume, progress)
     report = write_report(run_dir)
     if display != "none":
@@ -86,10 +58,20 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder for a new memory (default: bundled all-MiniLM-L6-v2)."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR", help="Folder with bbq/ and bbh/."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:<model>."),
-        display: str = typer.Option("rich", "--display", help="rich, plain or none."),
+        display: str = DisplayOpt,
     ) -> None:
-        _run(benchmark, model, assistant, tasks, limit, train_limit, conditions, k, threshold, rounds, answer_mode,
-             batch_size, log_dir, resume, seed, split, memory, data_dir, base_url, display, namespace, no_gather, embedder)
+        from salam.bench.runner import BenchConfig
+        from salam.errors import SalamError
+
+        if split not in ("seeded", "file-order"):
+            raise SalamError("--split must be seeded or file-order")
+        config = BenchConfig(
+            benchmark=benchmark, model=model, assistant=assistant, tasks=_split_list(tasks), limit=limit or None,
+            train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rounds=rounds,
+            answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
+            gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url,
+        )
+        _run(config, log_dir, resume, display)
 
 
 _make("bbq", 40, 12)  # the README main job: ~5 min on 2 cores (317 s measured), most of it gathering

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import typer
 
@@ -24,3 +26,58 @@ def open_memory(memory: str | None, chroma_url: str | None, embedder: str | None
     from salam.memory import MistakeMemory
 
     return MistakeMemory.open(path=memory, url=chroma_url, embedder=embedder, create=create)
+
+
+DisplayOpt = typer.Option("rich", "--display", help="rich (progress bars), plain (a line every 10 s) or none.")
+
+
+@contextmanager
+def progress_reporter(display: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A (stage, done, total) callback drawing rich bars, plain lines on stderr, or nothing."""
+    from salam.errors import SalamError
+
+    if display not in ("rich", "plain", "none"):
+        raise SalamError("--display must be rich, plain or none")
+    if display != "rich":
+        last: dict[str, float] = {}
+
+        def plain(stage: str, done: int, total: int) -> None:
+            if display == "plain" and (done == total or time.time() - last.get(stage, 0) > 10):
+                last[stage] = time.time()
+                typer.echo(f"{stage}: {done}/{total}", err=True)
+
+        yield plain
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns) as bar:
+        ids: dict[str, Any] = {}
+
+        def rich_bar(stage: str, done: int, total: int) -> None:
+            if stage not in ids:
+                ids[stage] = bar.add_task(stage, total=total)
+            bar.update(ids[stage], completed=done)
+
+        yield rich_bar
+
+
+def advance_for(report: Callable[[str, int, int], None], stage: str, total: int) -> Callable[[int], None]:
+    """Turn a (stage, done, total) reporter into the loops' ``advance(n)`` callback."""
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        report(stage, done, total)
+
+    report(stage, 0, total)
+    return advance

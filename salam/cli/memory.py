@@ -8,7 +8,14 @@ from typing import Optional
 
 import typer
 
-from salam.cli.common import ChromaUrlOpt, EmbedderOpt, JsonOpt, MemoryOpt, open_memory, print_json
+from salam.cli.common import (
+    ChromaUrlOpt,
+    EmbedderOpt,
+    JsonOpt,
+    MemoryOpt,
+    open_memory,
+    print_json,
+)
 
 app = typer.Typer(help="Inspect and manage the mistake memory.", no_args_is_help=True)
 
@@ -21,7 +28,7 @@ def _preview(text: str, width: int = 90) -> str:
 @app.command()
 def path(memory: Optional[str] = MemoryOpt) -> None:
     """Print the memory folder salam would use."""
-    from salam.home import default_memory_dir
+    from salam._util.home import default_memory_dir
 
     typer.echo(str(Path(memory).expanduser() if memory else default_memory_dir()))
 
@@ -128,8 +135,13 @@ def import_(file: Optional[Path] = typer.Argument(None, help="A JSONL export of 
             as_json: bool = JsonOpt) -> None:
     """Import records from a JSONL export or the SALAM paper's release (idempotent)."""
     from salam.errors import SalamError
-    from salam.memory.store import check_namespace
-    from salam.memory.transfer import ImportReport, import_records, read_records_jsonl, salam_release_records
+    from salam.memory.chroma import check_namespace
+    from salam.memory.transfer import (
+        ImportReport,
+        import_records,
+        read_records_jsonl,
+        salam_release_records,
+    )
 
     if (file is None) == (salam is None):
         raise SalamError("give either a JSONL FILE or --salam DIR")

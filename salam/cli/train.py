@@ -70,29 +70,33 @@ def eval_assistant(
     import json
     import sys
 
-    from salam.bench.bbq import available_bbq_categories, load_bbq
-    from salam.bench.split import balanced_prefix, split_task
+    from salam._util.quiet import quiet_libraries
+    from salam.bench.questions import load_benchmark
+    from salam.bench.split import side, split_benchmark
+    from salam.defaults import ANSWER_MAX_NEW_TOKENS
     from salam.models import resolve_chat_model
-    from salam.quiet import quiet_libraries
-    from salam.train.evaluate import evaluate_assistants, load_heldout, main_model_mistakes, markdown
+    from salam.train.evaluate import (
+        assistants_markdown,
+        evaluate_assistants,
+        load_heldout,
+        main_model_mistakes,
+    )
 
     quiet_libraries()
-    categories = tasks.split(",") if tasks else available_bbq_categories(data_dir)
-    splits = [split_task(qs, seed=0) for qs in load_bbq(categories, data_dir).values()]
-    test = [q for _, test_split in splits for q in balanced_prefix(test_split, per_category)]
-    main = resolve_chat_model(model, max_new_tokens=12)
+    data, _ = load_benchmark("bbq", tasks.split(",") if tasks else None, data_dir)
+    test = side(split_benchmark(data, seed=0, limit=per_category), "test")
+    main = resolve_chat_model(model, max_new_tokens=ANSWER_MAX_NEW_TOKENS)
     if heldout is not None:
         pairs = load_heldout(heldout, heldout_limit)
     else:
         # Same seed-0 split as `salam bench bbq`: the first --train-offset train questions are
         # the ones a default gather run learnt from (and an `own` adapter may have trained on).
-        fresh = [q for train_split, _ in splits
-                 for q in balanced_prefix(train_split, train_offset + mistakes_per_category)[train_offset:]]
+        fresh = side(split_benchmark(data, seed=0, train_limit=mistakes_per_category, train_offset=train_offset), "train")
         pairs = main_model_mistakes(fresh, main, answer_mode)
         typer.echo(f"held-out: {len(pairs)} mistakes of the main model on {len(fresh)} BBQ train questions", err=True)
     results = evaluate_assistants(assistants, pairs, test, main, k=k, threshold=threshold, answer_mode=answer_mode,
                                   log=lambda message: typer.echo(message, err=True))
-    text = markdown(results, "salam " + " ".join(sys.argv[1:]))
+    text = assistants_markdown(results, "salam " + " ".join(sys.argv[1:]))
     if output:
         output.write_text(text)
         output.with_suffix(".json").write_text(json.dumps(results, indent=2))

@@ -41,7 +41,6 @@ def to_metadata(record: MistakeRecord) -> dict[str, Any]:
         "main_model": record.main_model,
         "assistant_model": record.assistant_model,
         "created_at": record.created_at.isoformat(),
-        "created_ts": record.created_at.timestamp(),
         "retrieved": record.retrieved,
         "helped": record.helped,
         "hurt": record.hurt,

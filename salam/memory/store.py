@@ -1,41 +1,38 @@
 """MistakeMemory: past mistakes and their feedback in Chroma, retrieved by question similarity.
 
-Layout: one Chroma collection per (namespace, kind), so a query never filters across
-namespaces and never pays for records it cannot return. Embeddings are ours (normalised,
-cosine space); the embedder's name, dimension and the schema version live in every
-collection's metadata and in ``salam.json`` beside an embedded store.
+Embeddings are ours (normalised, cosine space); the Chroma specifics (clients, collection names,
+the folder marker) live in :mod:`salam.memory.chroma`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
-from urllib.parse import urlparse
 
+from salam._util.home import default_memory_dir
 from salam.errors import StoreError
-from salam.home import default_memory_dir
+from salam.memory.chroma import (
+    check_folder,
+    choose_embedder,
+    collection_name,
+    collection_names,
+    http_client,
+    parse_collection_name,
+    persistent_client,
+    stored_embedder_from_collections,
+    write_marker,
+)
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
-from salam.memory.embeddings import DEFAULT_EMBEDDER, Embedder, QueryEmbeddingCache, get_embedder
-from salam.types import MEMORY_SCHEMA_VERSION, MistakeRecord, RecordKind, RetrievedMemory
-
-MARKER = "salam.json"
-_PREFIX = "salam"
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,60}$")
-KINDS: tuple[RecordKind, ...] = ("mistake", "solved")
-
-
-def check_namespace(namespace: str) -> str:
-    if not _NAMESPACE.match(namespace or ""):
-        raise StoreError(f"bad namespace {namespace!r}: use letters, digits, '.', '_' or '-' (at most 61)")
-    return namespace
-
-
-def collection_name(namespace: str, kind: RecordKind) -> str:
-    return f"{_PREFIX}-{kind}-{check_namespace(namespace)}"
+from salam.memory.embeddings import Embedder, QueryEmbeddingCache
+from salam.types import (
+    MEMORY_SCHEMA_VERSION,
+    MistakeRecord,
+    RecordKind,
+    RetrievedMemory,
+    memory_outcome,
+)
 
 
 @dataclass
@@ -69,31 +66,31 @@ class MistakeMemory:
         create: bool = True,
     ) -> "MistakeMemory":
         """Open an embedded store folder (default ``$SALAM_HOME/memory``) or a Chroma server at ``url``."""
-        from salam.quiet import quiet_libraries
+        from salam._util.quiet import quiet_libraries
 
         quiet_libraries()
         if url:
-            client = _http_client(url)
+            client = http_client(url)
             location = url
             lock = None
-            stored = _stored_embedder_from_collections(client)
+            stored = stored_embedder_from_collections(client)
         else:
             folder = Path(path).expanduser() if path else default_memory_dir()
-            stored = _check_folder(folder, create)
+            stored = check_folder(folder, create)
             folder.mkdir(parents=True, exist_ok=True)
             from salam.memory.lock import acquire_store_lock
 
             lock = acquire_store_lock(folder)
             try:
-                client = _persistent_client(folder)
+                client = persistent_client(folder)
             except Exception as exc:
                 lock.release()
                 raise StoreError(f"cannot open memory {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
             location = str(folder)
-        chosen = _choose_embedder(embedder, stored, location)
+        chosen = choose_embedder(embedder, stored, location)
         memory = cls(client, chosen, location, lock)
         if not url:
-            _write_marker(Path(location), chosen)
+            write_marker(Path(location), chosen)
         return memory
 
     def close(self) -> None:
@@ -125,11 +122,10 @@ class MistakeMemory:
         return self._collections[name]
 
     def _all_collections(self) -> Iterator[tuple[str, RecordKind, Any]]:
-        for col in self._client.list_collections():
-            name = col.name if hasattr(col, "name") else str(col)
-            parts = name.split("-", 2)
-            if len(parts) == 3 and parts[0] == _PREFIX and parts[1] in KINDS:
-                yield parts[2], parts[1], self._collection(parts[2], parts[1])  # type: ignore[arg-type]
+        for name in collection_names(self._client):
+            parsed = parse_collection_name(name)
+            if parsed:
+                yield parsed[0], parsed[1], self._collection(*parsed)
 
     def namespaces(self) -> list[str]:
         return sorted({ns for ns, _, _ in self._all_collections()})
@@ -165,13 +161,14 @@ class MistakeMemory:
                     on_commit(done)
         return added
 
-    def record_outcome(self, ids: Iterable[str], correct: bool) -> None:
-        """Count that these memories were used and the answer was then right (helped) or wrong (hurt)."""
+    def record_outcome(self, ids: Iterable[str], correct: bool, baseline_correct: bool | None = None) -> None:
+        """Count that these memories were used, and whether they helped or hurt (:func:`memory_outcome`)."""
+        outcome = memory_outcome(correct, baseline_correct)
         for record in self.get_many(list(dict.fromkeys(ids))):
             record.retrieved += 1
-            if correct:
+            if outcome == "helped":
                 record.helped += 1
-            else:
+            elif outcome == "hurt":
                 record.hurt += 1
             col = self._collection(record.namespace, record.kind)
             col.update(ids=[record.id], metadatas=[{"retrieved": record.retrieved, "helped": record.helped, "hurt": record.hurt}])
@@ -372,93 +369,3 @@ class MistakeMemory:
                     break
                 offset += 5000
         return out
-
-
-# -- helpers ----------------------------------------------------------------------------------
-def _settings():
-    from chromadb.config import Settings
-
-    return Settings(anonymized_telemetry=False, allow_reset=False)
-
-
-def _persistent_client(folder: Path):
-    import chromadb
-
-    return chromadb.PersistentClient(path=str(folder / "chroma"), settings=_settings())
-
-
-def _http_client(url: str):
-    import chromadb
-
-    parsed = urlparse(url if "://" in url else f"http://{url}")
-    if not parsed.hostname:
-        raise StoreError(f"bad Chroma URL {url!r}: use http://HOST:PORT")
-    try:
-        client = chromadb.HttpClient(
-            host=parsed.hostname, port=parsed.port or 8000, ssl=parsed.scheme == "https", settings=_settings()
-        )
-        client.heartbeat()
-    except Exception as exc:
-        raise StoreError(f"cannot reach Chroma server at {url}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-    return client
-
-
-def _check_folder(folder: Path, create: bool) -> dict[str, Any] | None:
-    """Refuse folders that are not salam memories; return the stored embedder info if any."""
-    if folder.exists() and not folder.is_dir():
-        raise StoreError(f"not a salam memory folder (it is a file): {folder}")
-    marker = folder / MARKER
-    if marker.is_file():
-        try:
-            info = json.loads(marker.read_text())
-            if not isinstance(info, dict) or "embedder" not in info:
-                raise ValueError("missing embedder")
-        except (ValueError, OSError) as exc:
-            raise StoreError(f"memory {folder} is corrupted: unreadable {MARKER} ({exc})") from exc
-        if int(info.get("schema_version", 0)) > MEMORY_SCHEMA_VERSION:
-            raise StoreError(
-                f"memory {folder} has schema version {info['schema_version']}, newer than this salam "
-                f"({MEMORY_SCHEMA_VERSION}): upgrade salam"
-            )
-        if not (folder / "chroma").is_dir():
-            raise StoreError(f"memory {folder} is corrupted: its chroma/ folder is missing")
-        return info
-    if folder.exists() and any(p.name != ".salam.lock" for p in folder.iterdir()):
-        raise StoreError(f"not a salam memory folder (no {MARKER}, not empty): {folder}")
-    if not create:
-        raise StoreError(f"no memory at {folder}: import or gather first, or pass --memory")
-    return None
-
-
-def _stored_embedder_from_collections(client: Any) -> dict[str, Any] | None:
-    for col in client.list_collections():
-        name = col.name if hasattr(col, "name") else str(col)
-        if name.startswith(f"{_PREFIX}-"):
-            meta = client.get_collection(name, embedding_function=None).metadata or {}
-            if "embedder" in meta:
-                return meta
-    return None
-
-
-def _choose_embedder(requested: str | Embedder | None, stored: dict[str, Any] | None, location: str) -> Embedder:
-    if requested is None:
-        requested = stored["embedder"] if stored else DEFAULT_EMBEDDER
-    embedder = get_embedder(requested) if isinstance(requested, str) else requested
-    if stored and stored.get("embedder") != embedder.name:
-        raise StoreError(
-            f"memory {location} was built with embedder {stored['embedder']!r} (dim {stored.get('dim')}), "
-            f"not {embedder.name!r}: open it with --embedder {stored['embedder']} or use another folder"
-        )
-    if stored and stored.get("dim") and int(stored["dim"]) != int(embedder.dim):
-        raise StoreError(f"memory {location} has dimension {stored['dim']}, embedder {embedder.name!r} gives {embedder.dim}")
-    return embedder
-
-
-def _write_marker(folder: Path, embedder: Embedder) -> None:
-    marker = folder / MARKER
-    if marker.is_file():
-        return
-    tmp = folder / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps({"format": "salam-memory", "embedder": embedder.name, "dim": int(embedder.dim),
-                               "schema_version": MEMORY_SCHEMA_VERSION}, indent=2) + "\n")
-    tmp.replace(marker)

@@ -9,11 +9,11 @@ from typing import Any, Callable, Iterator
 
 from pydantic import ValidationError
 
-from salam.answers import extract_choice
+from salam.answering.options import split_options
+from salam.answering.scoring import extract_choice, normalise_letter
 from salam.errors import DataError
 from salam.memory.codec import normalise_question
 from salam.memory.store import MistakeMemory
-from salam.options import split_options
 from salam.types import MistakeRecord
 
 _FEEDBACK_MARKER = "\nWe get the answer"
@@ -60,9 +60,6 @@ def _load_json(path: Path) -> Any:
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
 
-
-def _letter(value: str) -> str:
-    return value.strip().strip("()").strip().upper()
 
 
 def _task_name(raw: str) -> str:
@@ -114,7 +111,7 @@ def salam_release_records(folder: Path, namespace: str = "default") -> tuple[lis
             wrong = extract_choice(raw_output, letters, options) or raw_output.strip()
             records.append(MistakeRecord(
                 namespace=namespace, kind="mistake", task=_task_name(item.get("task", prefix)), question=prompt,
-                options=options, wrong_answer=wrong, true_answer=_letter(item["response/target_str"]),
+                options=options, wrong_answer=wrong, true_answer=normalise_letter(item["response/target_str"]),
                 reason=(fb or {}).get("reason", ""), guideline=(fb or {}).get("guideline", ""), source="import",
                 main_model="flan-t5-xxl", assistant_model="gpt-4" if fb else "",
             ))
@@ -127,7 +124,7 @@ def salam_release_records(folder: Path, namespace: str = "default") -> tuple[lis
                 _, options = split_options(prompt)
                 records.append(MistakeRecord(
                     namespace=namespace, kind="solved", task=_task_name(item.get("task", prefix)), question=prompt,
-                    options=options, true_answer=_letter(item["response/target_str"]), source="import",
+                    options=options, true_answer=normalise_letter(item["response/target_str"]), source="import",
                     main_model="flan-t5-xxl",
                 ))
             report.files[correct_path.name] = len(solved)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from salam._util.home import models_cache_dir
 from salam.errors import MissingExtraError, SalamError
-from salam.home import models_cache_dir
 
 EMBEDDED_NAME = "gemma-3-270m"
 _COMPLETE_MARKER = "salam-complete"

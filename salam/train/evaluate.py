@@ -2,7 +2,7 @@
 
 Per assistant: parse-valid rate, leakage rate (before redaction), mean guideline length on held-out
 mistakes; then its guidelines for those mistakes become a memory, and the main model answers BBQ test
-questions with the ``feedback`` and ``agent`` sources (``none`` once, as the baseline).
+questions with the ``feedback`` and ``agent`` conditions (``none`` once, as the baseline).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main_model_mistakes(
     similar enough to the test questions for retrieval to find them, so downstream accuracy
     can actually move.
     """
-    from salam.answering import Answerer
+    from salam.answering.answerer import Answerer
 
     attempts = Answerer(model, answer_mode, batch_size).answer([(q, "") for q in questions])  # type: ignore[arg-type]
     return [(q, a.given_answer) for q, a in zip(questions, attempts) if not a.correct]
@@ -52,9 +52,9 @@ def evaluate_assistants(
 ) -> dict[str, Any]:
     """Per assistant (a model spec or a chat model): feedback quality on ``heldout``, then the
     main model's accuracy on ``test`` with that feedback as its memory (``feedback``, ``agent``)."""
-    from salam.agent import examine
-    from salam.assistant import StudyAssistant
+    from salam.assistant.assistant import StudyAssistant
     from salam.bench.metrics import mcnemar
+    from salam.loops import examine
     from salam.memory import MistakeMemory
     from salam.models import resolve_chat_model
     from salam.models.resolve import model_label
@@ -62,7 +62,7 @@ def evaluate_assistants(
     results: dict[str, Any] = {"n_heldout": len(heldout), "n_test": len(test), "k": k, "threshold": threshold,
                                "answer_mode": answer_mode, "assistants": {}}
     with tempfile.TemporaryDirectory(prefix="salam-eval-") as folder, MistakeMemory.open(Path(folder) / "m", embedder=embedder) as memory:
-        none = examine(test, main_model, None, source="none", answer_mode=answer_mode, batch_size=batch_size)  # type: ignore[arg-type]
+        none = examine(test, main_model, None, condition="none", answer_mode=answer_mode, batch_size=batch_size)  # type: ignore[arg-type]
         none_correct = [r.correct for r in none]
         log(f"none: {sum(none_correct)}/{len(none)} correct")
         results["none_accuracy"] = sum(none_correct) / len(none) if none else None
@@ -84,19 +84,19 @@ def evaluate_assistants(
                 "mean_guideline_words": (sum(len(fb.guideline.split()) for _, _, fb in usable) / len(usable)) if usable else 0.0,
                 "examples": [fb.guideline for _, _, fb in usable[:3]],
             }
-            for source in ("feedback", "agent"):
-                rows = examine(test, main_model, memory, source=source, k=k, threshold=threshold, namespace=namespace,  # type: ignore[arg-type]
+            for condition in ("feedback", "agent"):
+                rows = examine(test, main_model, memory, condition=condition, k=k, threshold=threshold, namespace=namespace,  # type: ignore[arg-type]
                                assistant=assistant, answer_mode=answer_mode, batch_size=batch_size, record_outcomes=False)  # type: ignore[arg-type]
-                entry[f"{source}_accuracy"] = sum(r.correct for r in rows) / len(rows) if rows else None
-                entry[f"{source}_with_memory"] = sum(bool(r.memories) for r in rows)
-                entry[f"{source}_vs_none"] = mcnemar(none_correct, [r.correct for r in rows])
-                log(f"{spec}: {source} {sum(r.correct for r in rows)}/{len(rows)} correct, "
-                    f"{entry[f'{source}_with_memory']} with memory")
+                entry[f"{condition}_accuracy"] = sum(r.correct for r in rows) / len(rows) if rows else None
+                entry[f"{condition}_with_memory"] = sum(bool(r.memories) for r in rows)
+                entry[f"{condition}_vs_none"] = mcnemar(none_correct, [r.correct for r in rows])
+                log(f"{spec}: {condition} {sum(r.correct for r in rows)}/{len(rows)} correct, "
+                    f"{entry[f'{condition}_with_memory']} with memory")
             results["assistants"][spec] = entry
     return results
 
 
-def markdown(results: dict[str, Any], command: str) -> str:
+def assistants_markdown(results: dict[str, Any], command: str) -> str:
     lines = [
         "# Study assistants compared", "", f"Command: `{command}`", "",
         f"Held-out mistakes: {results['n_heldout']} · BBQ test questions: {results['n_test']} · k={results['k']}, "
@@ -107,15 +107,15 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
 
-    def downstream(e: dict[str, Any], source: str) -> str:
-        versus = e.get(f"{source}_vs_none") or {}
+    def downstream(e: dict[str, Any], condition: str) -> str:
+        versus = e.get(f"{condition}_vs_none") or {}
         paired = f"; {versus['b']:.0f}/{versus['c']:.0f}, p={versus['p_value']:.2f}" if versus else ""
-        return f"{100 * e[f'{source}_accuracy']:.1f} ({e[f'{source}_with_memory']}{paired})"
+        return f"{100 * e[f'{condition}_accuracy']:.1f} ({e[f'{condition}_with_memory']}{paired})"
 
     for spec, e in results["assistants"].items():
         lines.append(f"| `{spec}` | {100 * e['parse_valid_rate']:.1f} | {100 * e['leak_rate']:.1f} | {100 * e['usable_rate']:.1f} | "
                      f"{e['mean_guideline_words']:.1f} | {downstream(e, 'feedback')} | {downstream(e, 'agent')} |")
-    lines += ["", "b/c: test questions `none` got right and the source got wrong / the reverse; p: exact McNemar."]
+    lines += ["", "b/c: test questions `none` got right and the condition got wrong / the reverse; p: exact McNemar."]
     lines += ["", "Sample guidelines:", ""]
     for spec, e in results["assistants"].items():
         for g in e["examples"]:

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
-from salam.answers import extract_answer, is_correct
-from salam.assets import load_prompt
+from salam._util.assets import load_prompt
+from salam.answering.scoring import extract_answer, is_correct
+from salam.defaults import BATCH_SIZE
 from salam.errors import SalamError
 from salam.types import Attempt, Question
 
@@ -31,9 +32,11 @@ class Answerer:
 
     model: Any
     mode: AnswerMode = "generate"
-    batch_size: int = 8
+    batch_size: int = BATCH_SIZE
 
     def __post_init__(self) -> None:
+        if self.mode not in ("generate", "choice"):
+            raise SalamError(f"answer mode must be generate or choice, not {self.mode!r}")
         if self.mode == "choice" and not hasattr(self.model, "score_options"):
             raise SalamError("--answer-mode choice needs a local model (local, hf:..., local+lora:...); use generate")
 
@@ -74,7 +77,7 @@ class Answerer:
 
             formatted = [self.model.format_prompt([HumanMessage(p)]) for p in prompts]
             scores = self.model.score_options(formatted, [q.letters for q in questions])
-            outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] + ")" for q, s in zip(questions, scores)]
+            outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] for q, s in zip(questions, scores)]
             return outputs, self.model.count_tokens(formatted)
         replies = self.model.batch(prompts, stop=ANSWER_STOP)
         outputs = [str(r.content) for r in replies]

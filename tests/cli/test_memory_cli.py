@@ -3,47 +3,46 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+import pytest
+from helpers import cli
 
 from salam.types import MistakeRecord
 
 
-def salam(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "salam.cli.main", *args], capture_output=True, text=True, timeout=300)
-
-
+@pytest.mark.slow
 def test_memory_commands_end_to_end(tmp_path):
     source = tmp_path / "records.jsonl"
     records = [MistakeRecord(task="Age", question=f"A {20 + i}-year-old and a {70 + i}-year-old met. Who forgot?",
                              wrong_answer="A", true_answer="C", guideline=f"Use only stated facts {i}.") for i in range(5)]
     source.write_text("".join(r.model_dump_json() + "\n" for r in records))
     mem = ["--memory", str(tmp_path / "mem")]
-    first = salam("memory", "import", str(source), *mem, "--embedder", "hash-bow-64", "--json")
+    first = cli("memory", "import", str(source), *mem, "--embedder", "hash-bow-64", "--json")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["added"] == 5
-    again = json.loads(salam("memory", "import", str(source), *mem, "--json").stdout)
+    again = json.loads(cli("memory", "import", str(source), *mem, "--json").stdout)
     assert again["added"] == 0 and again["total_in_memory"] == 5
 
-    stats = json.loads(salam("memory", "stats", *mem, "--json").stdout)
+    stats = json.loads(cli("memory", "stats", *mem, "--json").stdout)
     assert stats["total"] == 5 and stats["namespaces"]["default"]["tasks"] == {"Age": 5}
-    listed = json.loads(salam("memory", "list", *mem, "--json", "--limit", "2", "--page", "2").stdout)
+    listed = json.loads(cli("memory", "list", *mem, "--json", "--limit", "2", "--page", "2").stdout)
     assert len(listed) == 2
-    shown = json.loads(salam("memory", "show", records[0].id, *mem, "--json").stdout)
+    shown = json.loads(cli("memory", "show", records[0].id, *mem, "--json").stdout)
     assert shown["guideline"] == "Use only stated facts 0."
-    hits = json.loads(salam("memory", "search", "A 25-year-old and a 75-year-old met. Who forgot?", *mem, "--json", "-k", "2").stdout)
+    hits = json.loads(cli("memory", "search", "A 25-year-old and a 75-year-old met. Who forgot?", *mem, "--json", "-k", "2").stdout)
     assert len(hits) == 2 and hits[0]["similarity"] >= hits[1]["similarity"] and hits[0]["guideline"]
-    table = salam("memory", "search", "Who forgot?", *mem)
+    table = cli("memory", "search", "Who forgot?", *mem)
     assert table.returncode == 0 and "similarity" in table.stdout
 
     out = tmp_path / "export.jsonl"
-    assert salam("memory", "export", *mem, "-o", str(out)).returncode == 0
+    assert cli("memory", "export", *mem, "-o", str(out)).returncode == 0
     assert len(out.read_text().splitlines()) == 5
-    assert "deleted 1 of 1" in salam("memory", "delete", records[0].id, *mem).stdout
-    assert json.loads(salam("memory", "prune", *mem, "--json", "--max-count", "2").stdout)["removed"] == 2
-    assert json.loads(salam("memory", "stats", *mem, "--json").stdout)["total"] == 2
+    assert "deleted 1 of 1" in cli("memory", "delete", records[0].id, *mem).stdout
+    assert json.loads(cli("memory", "prune", *mem, "--json", "--max-count", "2").stdout)["removed"] == 2
+    assert json.loads(cli("memory", "stats", *mem, "--json").stdout)["total"] == 2
 
 
+@pytest.mark.slow
 def test_memory_errors_are_one_line(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -52,10 +51,10 @@ def test_memory_errors_are_one_line(tmp_path):
                  ["memory", "stats", "--memory", str(tmp_path / "absent")],
                  ["memory", "show", "nope", "--memory", str(foreign)],
                  ["memory", "import", str(tmp_path / "missing.jsonl"), "--memory", str(tmp_path / "m")]):
-        result = salam(*args)
+        result = cli(*args)
         assert result.returncode != 0 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert (foreign / "data.bin").read_bytes() == b"\x00\x01"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "true_answer": "A"}\nnot json\n')
-    result = salam("memory", "import", str(bad), "--memory", str(tmp_path / "m2"), "--embedder", "hash-bow-64")
+    result = cli("memory", "import", str(bad), "--memory", str(tmp_path / "m2"), "--embedder", "hash-bow-64")
     assert result.returncode == 1 and "bad.jsonl:2" in result.stderr

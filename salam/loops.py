@@ -1,34 +1,42 @@
-"""The SALAM loops: ``gather`` (learn from mistakes on questions with answers) and ``examine`` (use them).
-
-Also re-exports :func:`assist`, the study-assisted chat model wrapper.
-"""
+"""The SALAM loops: ``gather`` (learn from mistakes on questions with answers) and ``examine`` (use them)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, Field
 
-from salam.answering import AnswerMode, Answerer
-from salam.assets import load_prompt
-from salam.assistant import StudyAssistant
-from salam.assisted import assist
-from salam.guidance import Source, build_guidance, source_kind
-from salam.jsonl import append_jsonl
+from salam._util.assets import load_prompt
+from salam._util.jsonl import append_jsonl, read_jsonl
+from salam.answering.answerer import Answerer, AnswerMode
+from salam.assistant.assistant import StudyAssistant
+from salam.conditions import Condition, build_guidance, condition_spec
+from salam.defaults import BATCH_SIZE, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
+from salam.errors import DataError, SalamError
 from salam.memory.store import MistakeMemory
 from salam.models.resolve import model_label
-from salam.types import Attempt, Exchange, Feedback, MistakeRecord, Question, RetrievedMemory
+from salam.types import (
+    Attempt,
+    Exchange,
+    Feedback,
+    MistakeRecord,
+    Question,
+    RetrievedMemory,
+)
 
-__all__ = ["ExamResult", "GatherReport", "assist", "examine", "gather", "read_transcript"]
+__all__ = ["Advance", "ExamResult", "GatherReport", "examine", "gather", "load_questions_jsonl", "read_transcript"]
 
-Progress = Callable[[int], None]
+Advance = Callable[[int], None]
+"""Progress callback of the loops: called with how many more questions are done."""
 
 
 @dataclass
 class GatherReport:
+    """What a gather pass did: outcomes per question, what was stored, what the assistant got wrong."""
+
     questions: int = 0
     skipped: int = 0
     correct_first: int = 0
@@ -43,13 +51,10 @@ class GatherReport:
 
 def read_transcript(path: str | Path) -> list[Exchange]:
     """Exchanges from a gather transcript; a torn last line (a crash mid-write) is ignored."""
-    path = Path(path)
-    if not path.is_file():
-        return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for row in read_jsonl(Path(path)):
         try:
-            out.append(Exchange.model_validate_json(line))
+            out.append(Exchange.model_validate(row))
         except ValueError:
             continue
     return out
@@ -74,9 +79,9 @@ def gather(
     rounds: int = 2,
     transcript: str | Path | None = None,
     answer_mode: AnswerMode = "generate",
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     store_solved: bool = True,
-    progress: Progress | None = None,
+    progress: Advance | None = None,
 ) -> GatherReport:
     """Answer, score, analyse each mistake, store it, and retry with the guideline for up to ``rounds`` retries.
 
@@ -150,6 +155,8 @@ def _gather_chunk(
 
 
 class MemoryUse(BaseModel):
+    """A retrieved memory that went into a prompt, with its similarity to the question."""
+
     id: str
     similarity: float
 
@@ -159,7 +166,7 @@ class ExamResult(BaseModel):
 
     question_id: str
     task: str
-    source: str
+    condition: str
     prompt: str
     output: str
     answer: str | None
@@ -175,24 +182,28 @@ def examine(
     model: Any,
     memory: MistakeMemory | None,
     *,
-    source: Source = "feedback",
-    k: int = 3,
-    threshold: float = 0.5,
+    condition: Condition = "feedback",
+    k: int = RETRIEVAL_K,
+    threshold: float = RETRIEVAL_THRESHOLD,
     namespace: str = "default",
     assistant: StudyAssistant | None = None,
     answer_mode: AnswerMode = "generate",
-    batch_size: int = 8,
-    same_task: bool = False,
+    batch_size: int = BATCH_SIZE,
+    same_task: bool = SAME_TASK,
     record_outcomes: bool = True,
-    progress: Progress | None = None,
+    baseline: dict[str, bool] | None = None,
+    progress: Advance | None = None,
 ) -> list[ExamResult]:
-    """Answer new questions with what ``source`` retrieves from memory; feed ``record_outcome`` with the scores."""
-    if source == "agent" and assistant is None:
-        from salam.errors import SalamError
+    """Answer new questions with what ``condition`` retrieves from memory.
 
-        raise SalamError("the agent source needs a study assistant (--assistant)")
+    With ``record_outcomes`` the used memories' counters are updated; ``baseline`` (question id →
+    correct under ``none``) makes helped/hurt mean a flip (see :func:`salam.types.memory_outcome`).
+    """
+    spec = condition_spec(condition)
+    if spec.needs_assistant and assistant is None:
+        raise SalamError(f"the {condition} condition needs a study assistant (--assistant)")
     answerer = Answerer(model, answer_mode, batch_size)
-    kind = source_kind(source)
+    kind = spec.kind
     questions = list(questions)
     retrieved: list[list[RetrievedMemory]] = []
     agent_lines: list[str] = []
@@ -205,31 +216,29 @@ def examine(
             tasks = [q.task for q in chunk] if same_task else None
             found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, task=tasks, kind=kind)
         lines = [""] * len(chunk)
-        if source == "agent" and assistant is not None:
+        if spec.needs_assistant and assistant is not None:
             todo = [i for i, r in enumerate(found) if r]
             advice = assistant.advise_many([(chunk[i], found[i]) for i in todo])
             for i, fb in zip(todo, advice):
                 lines[i] = fb.guideline if fb.usable else ""
         retrieved += found
         agent_lines += lines
-    guidance = [build_guidance(source, r, a) for r, a in zip(retrieved, agent_lines)]
+    guidance = [build_guidance(condition, r, a) for r, a in zip(retrieved, agent_lines)]
     attempts = answerer.answer(list(zip(questions, guidance)), progress=progress)
     results: list[ExamResult] = []
     for q, a, r, line, g in zip(questions, attempts, retrieved, agent_lines, guidance):
         used = [MemoryUse(id=m.record.id, similarity=m.similarity) for m in r] if g else []
         results.append(ExamResult(
-            question_id=q.id, task=q.task, source=source, prompt=a.prompt, output=a.output, answer=a.answer,
+            question_id=q.id, task=q.task, condition=condition, prompt=a.prompt, output=a.output, answer=a.answer,
             correct=a.correct, memories=used, agent_guideline=line or None, tokens=a.tokens, latency_s=a.latency_s,
         ))
         if record_outcomes and memory is not None and used:
-            memory.record_outcome([m.id for m in used], a.correct)
+            memory.record_outcome([m.id for m in used], a.correct, (baseline or {}).get(q.id))
     return results
 
 
 def load_questions_jsonl(path: str | Path) -> list[Question]:
     """Questions from a JSONL file of salam ``Question`` objects (``id``, ``text``, ``options``, ``answer``, ...)."""
-    from salam.errors import DataError
-
     out = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from salam.assets import load_prompt
-from salam.feedback_parsing import parse_feedback
-from salam.leakage import find_leak, redact
+from salam._util.assets import load_prompt
+from salam.assistant.leakage import find_leak, redact
+from salam.assistant.parsing import parse_feedback
+from salam.conditions import format_case
+from salam.defaults import CHAT_ASSISTANT_MAX_NEW_TOKENS
 from salam.types import Feedback, Question, RetrievedMemory
 
 ANALYSE_PREFIX = '{"guideline": "'
@@ -31,17 +33,6 @@ def analyse_prompt(question: Question, wrong_answer: str | None) -> str:
     return load_prompt("assistant_analyse").format(question=question.render(), wrong_answer=wrong, true_answer=true)
 
 
-def format_case(record_question: str, wrong: str | None, guideline: str = "", true: str | None = None) -> str:
-    lines = [f"Question: {record_question}"]
-    if wrong:
-        lines.append(f"Wrong answer: ({wrong})" if len(wrong) == 1 else f"Wrong answer: {wrong}")
-    if true:
-        lines.append(f"Correct answer: ({true})" if len(true) == 1 else f"Correct answer: {true}")
-    if guideline:
-        lines.append(f"Guideline: {guideline}")
-    return "\n".join(lines)
-
-
 def advise_prompt(question: Question, retrieved: Sequence[RetrievedMemory]) -> str:
     cases = "\n\n".join(format_case(r.record.question, r.record.wrong_answer, r.record.guideline) for r in retrieved)
     return load_prompt("assistant_advise").format(cases=cases or "(none)", question=question.render())
@@ -53,7 +44,7 @@ class StudyAssistant:
     def __init__(self, model: Any, max_retries: int = 1, name: str | None = None) -> None:
         from salam.models.resolve import model_label, resolve_chat_model
 
-        self.model = resolve_chat_model(model, max_new_tokens=96) if isinstance(model, str) else model
+        self.model = resolve_chat_model(model, max_new_tokens=CHAT_ASSISTANT_MAX_NEW_TOKENS) if isinstance(model, str) else model
         self.name = name or model_label(self.model)
         self.max_retries = max_retries
         self.stats = AssistantStats()
@@ -107,11 +98,8 @@ class StudyAssistant:
         prompts = [analyse_prompt(q, wrong) for q, wrong in mistakes]
         return self._feedback_for(prompts, [q for q, _ in mistakes])
 
-    def advise(self, question: Question, retrieved: Sequence[RetrievedMemory]) -> Feedback:
-        return self.advise_many([(question, retrieved)])[0]
-
     def advise_many(self, items: Sequence[tuple[Question, Sequence[RetrievedMemory]]]) -> list[Feedback]:
-        """A guideline for each new question from its retrieved mistakes (the ``agent`` memory source).
+        """A guideline for each new question from its retrieved mistakes (the ``agent`` condition).
 
         The new question's answer is unknown to the system, so there is nothing for the leakage
         guard to check; parsing and the bounded retry still apply.

@@ -1,22 +1,18 @@
-"""Gather and examine with the scripted model: rounds, transcripts, the six sources, resume."""
+"""Gather and examine with the scripted model: rounds, transcripts, the six conditions, resume."""
 
 from __future__ import annotations
 
 import pytest
+from helpers import story_question
 
-from salam.agent import examine, gather, read_transcript
-from salam.answering import answer_prompt
-from salam.assistant import StudyAssistant
-from salam.guidance import SOURCES
+from salam.answering.answerer import answer_prompt
+from salam.assistant.assistant import StudyAssistant
+from salam.conditions import CONDITION_NAMES
+from salam.loops import examine, gather, read_transcript
 from salam.testing import ScriptedChatModel
-from salam.types import MistakeRecord, Question
+from salam.types import MistakeRecord
 
 GUIDE = "Answer only from facts stated in the text."
-
-
-def q(i: int, answer: str = "B", task: str = "demo") -> Question:
-    return Question(id=f"q{i}", task=task, text=f"Story {i}: Ann met Bob at the market. Who bought apples?",
-                    options=["Ann", "Bob", "Unknown"], answer=answer)
 
 
 def main_model() -> ScriptedChatModel:
@@ -28,9 +24,17 @@ def assistant_model(text: str = GUIDE) -> StudyAssistant:
     return StudyAssistant(ScriptedChatModel(replies=[f'{text}", "reason": "It guessed."}}']))
 
 
+def _seed_memory(memory):
+    memory.add([
+        MistakeRecord(task="demo", question=story_question(90).render(), options=story_question(90).options, wrong_answer="A", true_answer="B",
+                      guideline="Use only stated facts.", reason="guessed"),
+        MistakeRecord(kind="solved", task="demo", question=story_question(91).render(), options=story_question(91).options, true_answer="B"),
+    ])
+
+
 def test_mistake_fixed_on_round_two_is_a_successful_exchange(memory, tmp_path):
     transcript = tmp_path / "t.jsonl"
-    report = gather([q(1), q(2, answer="A")], main_model(), assistant_model(), memory, rounds=2, transcript=transcript)
+    report = gather([story_question(1), story_question(2, answer="A")], main_model(), assistant_model(), memory, rounds=2, transcript=transcript)
     assert (report.fixed, report.correct_first, report.unfixed) == (1, 1, 0)
     exchanges = {ex.question.id: ex for ex in read_transcript(transcript)}
     fixed = exchanges["q1"]
@@ -46,7 +50,7 @@ def test_mistake_fixed_on_round_two_is_a_successful_exchange(memory, tmp_path):
 
 def test_unfixed_after_all_rounds(memory, tmp_path):
     stubborn = ScriptedChatModel(replies=["A) Ann"])
-    report = gather([q(1)], stubborn, assistant_model(), memory, rounds=3, transcript=tmp_path / "t.jsonl")
+    report = gather([story_question(1)], stubborn, assistant_model(), memory, rounds=3, transcript=tmp_path / "t.jsonl")
     ex = report.exchanges[0]
     assert ex.outcome == "unfixed" and len(ex.attempts) == 4 and len(ex.feedback) == 3
     assert memory.count(kind="mistake") == 1  # the same mistake thrice is one record
@@ -54,7 +58,7 @@ def test_unfixed_after_all_rounds(memory, tmp_path):
 
 def test_resume_after_crash_skips_finished_and_duplicates_nothing(memory, tmp_path):
     transcript = tmp_path / "t.jsonl"
-    questions = [q(i) for i in range(10)]
+    questions = [story_question(i) for i in range(10)]
     calls = {"n": 0}
 
     def crashing(prompt: str) -> str:
@@ -79,22 +83,14 @@ def test_resume_after_crash_skips_finished_and_duplicates_nothing(memory, tmp_pa
     assert not any("Story 0:" in p for p in model.prompts)
 
 
-def _seed_memory(memory):
-    memory.add([
-        MistakeRecord(task="demo", question=q(90).render(), options=q(90).options, wrong_answer="A", true_answer="B",
-                      guideline="Use only stated facts.", reason="guessed"),
-        MistakeRecord(kind="solved", task="demo", question=q(91).render(), options=q(91).options, true_answer="B"),
-    ])
-
-
-@pytest.mark.parametrize("source", SOURCES)
-def test_each_source_builds_its_prompt(memory, source):
+@pytest.mark.parametrize("condition", CONDITION_NAMES)
+def test_each_condition_builds_its_prompt(memory, condition):
     _seed_memory(memory)
     model = ScriptedChatModel(replies=["B) Bob"])
     helper = assistant_model("Check who the story says bought apples.")
-    results = examine([q(1)], model, memory, source=source, k=2, threshold=0.3, assistant=helper)
+    results = examine([story_question(1)], model, memory, condition=condition, k=2, threshold=0.3, assistant=helper)
     prompt = results[0].prompt
-    assert prompt.endswith(answer_prompt(q(1)))  # the question always comes last, unchanged
+    assert prompt.endswith(answer_prompt(story_question(1)))  # the question always comes last, unchanged
     expected = {
         "none": [],
         "correct": ["Story 91", "Answer: (B)"],
@@ -102,69 +98,34 @@ def test_each_source_builds_its_prompt(memory, source):
         "feedback": ["Story 90", "Wrong answer: (A)", "Guideline: Use only stated facts."],
         "feedback_only": ["- Use only stated facts."],
         "agent": ["Guideline: Check who the story says bought apples."],
-    }[source]
+    }[condition]
     for fragment in expected:
         assert fragment in prompt
-    if source == "none":
-        assert prompt == answer_prompt(q(1)) and results[0].memories == []
-    if source == "feedback_only":
+    if condition == "none":
+        assert prompt == answer_prompt(story_question(1)) and results[0].memories == []
+    if condition == "feedback_only":
         assert "Story 90" not in prompt and "Correct answer" not in prompt
-    if source in ("feedback", "feedback_only", "agent"):
+    if condition in ("feedback", "feedback_only", "agent"):
         assert "Correct answer" not in prompt
-    if source != "none":
+    if condition != "none":
         assert results[0].memories and results[0].memories[0].similarity >= 0.3
 
 
 def test_examine_records_outcomes(memory):
     _seed_memory(memory)
-    results = examine([q(1)], ScriptedChatModel(replies=["B) Bob"]), memory, source="feedback", k=1, threshold=0.3)
+    results = examine([story_question(1)], ScriptedChatModel(replies=["B) Bob"]), memory, condition="feedback", k=1, threshold=0.3)
     record = memory.get(results[0].memories[0].id)
     assert results[0].correct and (record.retrieved, record.helped, record.hurt) == (1, 1, 0)
 
 
 def test_threshold_blocks_weak_matches(memory):
     _seed_memory(memory)
-    results = examine([q(1)], ScriptedChatModel(replies=["B"]), memory, source="feedback", k=1, threshold=0.999)
-    assert results[0].memories == [] and results[0].prompt == answer_prompt(q(1))
+    results = examine([story_question(1)], ScriptedChatModel(replies=["B"]), memory, condition="feedback", k=1, threshold=0.999)
+    assert results[0].memories == [] and results[0].prompt == answer_prompt(story_question(1))
 
 
-def test_agent_source_needs_an_assistant(memory):
+def test_agent_condition_needs_an_assistant(memory):
     from salam.errors import SalamError
 
     with pytest.raises(SalamError, match="assistant"):
-        examine([q(1)], ScriptedChatModel(replies=["B"]), memory, source="agent")
-
-
-def test_choice_mode_needs_a_local_model():
-    from salam.answering import Answerer
-    from salam.errors import SalamError
-
-    with pytest.raises(SalamError, match="local model"):
-        Answerer(ScriptedChatModel(replies=["B"]), mode="choice")
-
-
-def test_prompts_end_exactly_where_the_answer_goes():
-    assert answer_prompt(q(1)).endswith("\nAnswer: (")
-    assert answer_prompt(Question(id="f", text="2+2?", answer="4")).endswith("\nAnswer:")
-    from salam.assistant import analyse_prompt
-
-    assert analyse_prompt(q(1), "A").endswith('Feedback: {"guideline": "')
-
-
-def test_answers_are_batched_by_prompt_length_and_returned_in_order():
-    from salam.answering import Answerer
-
-    seen_batches: list[list[int]] = []
-
-    class Recording(ScriptedChatModel):
-        def batch(self, inputs, config=None, **kwargs):  # type: ignore[override]
-            seen_batches.append([len(p) for p in inputs])
-            return super().batch(inputs, config, **kwargs)
-
-    model = Recording(reply_fn=lambda p: "A) Ann" if "long" in p else "B) Bob")
-    items = [(q(i), ("long guidance " * 20 + "\n") if i % 2 else "") for i in range(6)]
-    attempts = Answerer(model, "generate", batch_size=3).answer(items)
-    assert [a.answer for a in attempts] == ["B", "A", "B", "A", "B", "A"]
-    assert [a.prompt for a in attempts] == [answer_prompt(qq, g) for qq, g in items]
-    # The three long prompts share a batch, the three short ones another: no padding to the longest.
-    assert len(seen_batches) == 2 and min(seen_batches[0]) > max(seen_batches[1])
+        examine([story_question(1)], ScriptedChatModel(replies=["B"]), memory, condition="agent")

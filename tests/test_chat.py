@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.language_models.fake_chat_models import (
+    FakeListChatModel,
+    GenericFakeChatModel,
+)
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from salam import assist
-from salam.assisted import NOTES_HEADER
+from salam.chat import NOTES_HEADER
 from salam.testing import ScriptedChatModel
 from salam.types import MistakeRecord
 
@@ -73,7 +76,7 @@ def test_stream_and_async(seeded):
 
 
 def test_learn_stores_a_correction_with_a_guideline(memory):
-    from salam.assistant import StudyAssistant
+    from salam.assistant.assistant import StudyAssistant
 
     helper = StudyAssistant(ScriptedChatModel(replies=['Look for who the text says did it.", "reason": "guess"}']))
     model = assist(ScriptedChatModel(replies=["x"]), memory=memory, assistant=helper)
@@ -85,7 +88,7 @@ def test_learn_stores_a_correction_with_a_guideline(memory):
 
 
 def test_agent_source_in_the_wrapper(seeded):
-    from salam.assistant import StudyAssistant
+    from salam.assistant.assistant import StudyAssistant
 
     helper = StudyAssistant(ScriptedChatModel(replies=['Name nobody the text does not name.", "reason": "r"}']))
     inner = ScriptedChatModel(replies=["ok"])

@@ -17,6 +17,11 @@ def _norm(text: str) -> str:
     return _SPACE.sub(" ", text).strip().strip(".").strip().lower()
 
 
+def normalise_letter(value: str) -> str:
+    """``"(b) "`` -> ``"B"``: an option letter as written in data files and model outputs."""
+    return value.strip().strip("()").strip().upper()
+
+
 def extract_choice(output: str, letters: list[str], options: list[str] | None = None) -> str | None:
     """The option letter a model's output commits to, or None.
 
@@ -60,14 +65,16 @@ def extract_free(output: str) -> str | None:
 
 
 def extract_answer(question: Question, output: str) -> str | None:
+    """The letter (multiple choice) or the free-form answer a model's output commits to."""
     if question.is_multiple_choice:
         return extract_choice(output, question.letters, question.options)
     return extract_free(output)
 
 
 def is_correct(question: Question, answer: str | None) -> bool:
+    """Letters compare case- and bracket-insensitively, free answers after whitespace and case folding."""
     if answer is None:
         return False
     if question.is_multiple_choice:
-        return answer.strip("() ").upper() == question.answer.strip("() ").upper()
+        return normalise_letter(answer) == normalise_letter(question.answer)
     return _norm(answer) == _norm(question.answer)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from salam.agent import read_transcript
-from salam.assistant import ANALYSE_PREFIX, analyse_prompt
+from salam.answering.options import split_options
+from salam.answering.scoring import normalise_letter
+from salam.assistant.assistant import ANALYSE_PREFIX, analyse_prompt
+from salam.assistant.leakage import find_leak
+from salam.assistant.parsing import parse_feedback
 from salam.errors import DataError
-from salam.feedback_parsing import parse_feedback
-from salam.leakage import find_leak
-from salam.options import split_options
+from salam.loops import read_transcript
 from salam.types import Question
 
 _TEACHER_ANSWERS = re.compile(r"We get the answer (.+?) from the model while the true answer is (.+?)\.\s", re.DOTALL)
@@ -64,9 +65,6 @@ def from_transcripts(paths: Sequence[Path], report: DatasetReport) -> list[tuple
     return out
 
 
-def _letter(text: str) -> str:
-    return text.strip().strip("()").strip()
-
 
 def from_teacher(paths: Sequence[Path], report: DatasetReport) -> list[tuple[Question, str, str, str, str]]:
     """The SALAM release's ``*_feedback_gpt4.json``: input holds question and both answers, output the JSON feedback."""
@@ -86,8 +84,8 @@ def from_teacher(paths: Sequence[Path], report: DatasetReport) -> list[tuple[Que
                 continue
             text, options = split_options(question_text)
             q = Question(id=f"{path.stem}-{i}", task=path.stem.split("_")[0], text=text, options=options,
-                         answer=_letter(match.group(2)) if options else match.group(2).strip())
-            out.append((q, _letter(match.group(1)) if options else match.group(1).strip(), parsed[0], parsed[1], "teacher"))
+                         answer=normalise_letter(match.group(2)) if options else match.group(2).strip())
+            out.append((q, normalise_letter(match.group(1)) if options else match.group(1).strip(), parsed[0], parsed[1], "teacher"))
     report.step("teacher instances", total)
     report.step("teacher parsed", len(out))
     return out

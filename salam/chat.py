@@ -7,16 +7,26 @@ so a poisoned memory cannot take over the conversation.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Sequence
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from salam.defaults import RETRIEVAL_K, RETRIEVAL_THRESHOLD
 from salam.types import MistakeRecord, Question, RetrievedMemory
+
+if TYPE_CHECKING:
+    from salam.assistant import StudyAssistant
+    from salam.memory import MistakeMemory
+
+__all__ = ["StudyAssistedChatModel", "assist", "notes_message"]
 
 NOTES_HEADER = (
     "Notes from past mistakes on similar questions follow between <memory> tags. They are reference "
@@ -59,8 +69,8 @@ class StudyAssistedChatModel(BaseChatModel):
     memory: Any
     assistant: Any = None
     namespace: str = "default"
-    k: int = 3
-    threshold: float = 0.5
+    k: int = RETRIEVAL_K
+    threshold: float = RETRIEVAL_THRESHOLD
     model_name: str = Field(default="")
     _last: list[RetrievedMemory] = PrivateAttr(default_factory=list)
 
@@ -141,11 +151,12 @@ class StudyAssistedChatModel(BaseChatModel):
         return record
 
 
-def assist(chat_model: Any, memory: Any, assistant: Any = None, *, namespace: str = "default",
-           k: int = 3, threshold: float = 0.5) -> StudyAssistedChatModel:
+def assist(chat_model: str | BaseChatModel, memory: "MistakeMemory",
+           assistant: "str | BaseChatModel | StudyAssistant | None" = None, *, namespace: str = "default",
+           k: int = RETRIEVAL_K, threshold: float = RETRIEVAL_THRESHOLD) -> StudyAssistedChatModel:
     """Wrap ``chat_model`` (a spec or a LangChain chat model) so that it answers with guidelines from ``memory``.
 
-    ``assistant`` (a spec, a chat model or a StudyAssistant) adds the ``agent`` source: it writes one
+    ``assistant`` (a spec, a chat model or a StudyAssistant) adds the ``agent`` condition: it writes one
     guideline for each question from the retrieved mistakes.
     """
     from salam.assistant import StudyAssistant

@@ -1,0 +1,69 @@
+"""The benchmark runner: a killed and resumed run gives the same summary; the report renders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def _config(tmp_path, data_dir):
+    from salam.bench.runner import BenchConfig
+
+    return BenchConfig(benchmark="bbq", tasks=["Age", "Nationality"], limit=6, train_limit=4, data_dir=str(data_dir),
+                       conditions=["none", "mistake", "feedback"], answer_mode="generate", batch_size=2,
+                       embedder="hash-bow-64", threshold=0.3)
+
+
+def _models():
+    from salam.testing import ScriptedChatModel
+
+    main = ScriptedChatModel(reply_fn=lambda p: "B)" if "Guideline" in p or "Wrong answer" in p else "A)")
+    helper = ScriptedChatModel(replies=['Use only facts from the text.", "reason": "guess"}'])
+    return main, helper
+
+
+def test_killed_and_resumed_run_gives_the_same_summary(tmp_path, data_dir):
+    from salam.bench.runner import run_benchmark
+
+    main, helper = _models()
+    full = run_benchmark(_config(tmp_path, data_dir), tmp_path / "full", model=main, assistant_model=helper)
+
+    calls = {"n": 0}
+    crash_main, crash_helper = _models()
+    real = crash_main.reply_fn
+
+    def dying(prompt: str) -> str:
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt  # the process is stopped mid-run
+        return real(prompt)
+
+    crash_main.reply_fn = dying
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(_config(tmp_path, data_dir), tmp_path / "resumed", model=crash_main, assistant_model=crash_helper)
+    assert not (tmp_path / "resumed" / "summary.json").exists()
+    main2, helper2 = _models()
+    with pytest.raises(Exception, match="--resume"):
+        run_benchmark(_config(tmp_path, data_dir), tmp_path / "resumed", model=main2, assistant_model=helper2)
+    resumed = run_benchmark(_config(tmp_path, data_dir), tmp_path / "resumed", resume=True, model=main2, assistant_model=helper2)
+    assert resumed == full
+    assert full["conditions"]["none"]["n"] == 12 and "bbq" in full["conditions"]["feedback"]
+    for condition in ("none", "mistake", "feedback"):
+        lines = (tmp_path / "resumed" / "samples" / f"{condition}.jsonl").read_text().splitlines()
+        ids = [json.loads(line)["question_id"] for line in lines]
+        assert len(ids) == len(set(ids)) == 12
+    manifest = json.loads((tmp_path / "full" / "manifest.json").read_text())
+    assert manifest["split"]["Age"]["test"] and manifest["data_checksums"]["bbq/Age.jsonl"]
+
+
+def test_report_renders_markdown_and_plots(tmp_path, data_dir):
+    from salam.bench.report import compare, write_report
+    from salam.bench.runner import run_benchmark
+
+    main, helper = _models()
+    run_benchmark(_config(tmp_path, data_dir), tmp_path / "run", model=main, assistant_model=helper)
+    report = write_report(tmp_path / "run").read_text()
+    assert "| feedback |" in report and "s_DIS" in report and "generate" in report
+    assert (tmp_path / "run" / "accuracy.png").stat().st_size > 1000 and (tmp_path / "run" / "bias.png").is_file()
+    assert "| run |" in compare([tmp_path / "run", tmp_path / "run"])
