@@ -111,6 +111,22 @@ class Prepared:
         return side(self.splits, "test")
 
 
+def run_namespace(config: BenchConfig, run: RunDir) -> str:
+    """The namespace a run gathers into: the given one, the one its manifest recorded (a resume), or one
+    unique to the run folder's full path, so two runs sharing a ``--memory`` never read each other's mistakes."""
+    from salam.memory.chroma import check_namespace
+    from salam.types import content_hash
+
+    if config.namespace:
+        return check_namespace(config.namespace)
+    if run.exists():
+        return run.manifest()["namespace"]
+    if not config.memory:
+        return "run"  # the run's own memory folder holds nothing else
+    path = run.path.resolve()
+    return check_namespace(f"run-{path.name[:40]}-{content_hash(str(path), length=10)}".replace(" ", "_"))
+
+
 def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepared:
     """Load and split the data, check a resume, and write the manifest before any work."""
     from salam.bench.questions import load_benchmark
@@ -128,7 +144,7 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepare
     data, checksums = load_benchmark(config.benchmark, config.tasks, config.data_dir)
     splits = split_benchmark(data, train_fraction=config.train_fraction, seed=config.seed, mode=config.split,  # type: ignore[arg-type]
                              train_limit=config.train_limit, limit=config.limit)
-    namespace = config.namespace or (f"run-{run_dir.resolve().name}"[:61] if config.memory else "run")
+    namespace = run_namespace(config, run)
     memory_dir = config.memory or str(run.memory_path)
     run.create({
         **provenance(), "config": asdict(config), "namespace": namespace, "memory": memory_dir, "data_checksums": checksums,

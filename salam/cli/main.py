@@ -41,13 +41,12 @@ def run() -> None:
     from salam.errors import SalamError
 
     try:
-        app(standalone_mode=False)
+        returned = app(standalone_mode=False)
     except SalamError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -58,6 +57,16 @@ def run() -> None:
             exc.show()  # type: ignore[attr-defined]
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
+    if returned == 130:  # typer turns Ctrl-C into a return value of 130 when not standalone
+        _interrupted()
+    if isinstance(returned, int) and returned:
+        sys.exit(returned)
+
+
+def _interrupted() -> None:
+    typer.echo("interrupted: what was written is kept; run the same command again to continue "
+               "(salam bench: add --resume)", err=True)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

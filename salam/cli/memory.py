@@ -158,10 +158,12 @@ def import_(file: Optional[Path] = typer.Argument(None, help="A JSONL export of 
             if not as_json:
                 sys.stderr.write(f"\rcommitted {done}/{len(records)}")
                 sys.stderr.flush()
-        import_records(mem, records, report, on_commit=acknowledge)
+        try:
+            import_records(mem, records, report, on_commit=acknowledge)
+        finally:
+            if not as_json:
+                sys.stderr.write("\n")  # end the progress line, also when interrupted
         total = mem.count()
-    if not as_json:
-        sys.stderr.write("\n")
     result = {"read": report.read, "added": report.added, "already_present": report.read - report.added,
               "without_feedback": report.without_feedback, "files": report.files, "total_in_memory": total}
     if as_json:

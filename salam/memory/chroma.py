@@ -1,4 +1,4 @@
-"""The Chroma side of the memory: clients, collection names, and the folder's marker and embedder checks.
+"""The Chroma side of the memory: clients, collection names, and which embedder a store was built with.
 
 Layout: one Chroma collection per (kind, namespace), so a query never filters across namespaces
 and never pays for records it cannot return. The embedder's name, dimension and the schema
@@ -7,7 +7,6 @@ version live in every collection's metadata and in ``salam.json`` beside an embe
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,9 +14,8 @@ from urllib.parse import urlparse
 
 from salam.errors import StoreError
 from salam.memory.embeddings import DEFAULT_EMBEDDER, Embedder, get_embedder
-from salam.types import MEMORY_SCHEMA_VERSION, RecordKind
+from salam.types import RecordKind
 
-MARKER = "salam.json"
 _PREFIX = "salam"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,60}$")
 KINDS: tuple[RecordKind, ...] = ("mistake", "solved")
@@ -74,33 +72,6 @@ def http_client(url: str):
     return client
 
 
-def check_folder(folder: Path, create: bool) -> dict[str, Any] | None:
-    """Refuse folders that are not salam memories; return the stored embedder info if any."""
-    if folder.exists() and not folder.is_dir():
-        raise StoreError(f"not a salam memory folder (it is a file): {folder}")
-    marker = folder / MARKER
-    if marker.is_file():
-        try:
-            info = json.loads(marker.read_text())
-            if not isinstance(info, dict) or "embedder" not in info:
-                raise ValueError("missing embedder")
-        except (ValueError, OSError) as exc:
-            raise StoreError(f"memory {folder} is corrupted: unreadable {MARKER} ({exc})") from exc
-        if int(info.get("schema_version", 0)) > MEMORY_SCHEMA_VERSION:
-            raise StoreError(
-                f"memory {folder} has schema version {info['schema_version']}, newer than this salam "
-                f"({MEMORY_SCHEMA_VERSION}): upgrade salam"
-            )
-        if not (folder / "chroma").is_dir():
-            raise StoreError(f"memory {folder} is corrupted: its chroma/ folder is missing")
-        return info
-    if folder.exists() and any(p.name != ".salam.lock" for p in folder.iterdir()):
-        raise StoreError(f"not a salam memory folder (no {MARKER}, not empty): {folder}")
-    if not create:
-        raise StoreError(f"no memory at {folder}: import or gather first, or pass --memory")
-    return None
-
-
 def stored_embedder_from_collections(client: Any) -> dict[str, Any] | None:
     for col in client.list_collections():
         name = col.name if hasattr(col, "name") else str(col)
@@ -112,9 +83,20 @@ def stored_embedder_from_collections(client: Any) -> dict[str, Any] | None:
 
 
 def choose_embedder(requested: str | Embedder | None, stored: dict[str, Any] | None, location: str) -> Embedder:
+    """The embedder to use: the requested one, else the stored one, else the default; refuse a mismatch.
+
+    The embedder is loaded here, before anything is written, so a bad ``--embedder`` leaves no trace.
+    """
     if requested is None:
         requested = stored["embedder"] if stored else DEFAULT_EMBEDDER
     embedder = get_embedder(requested) if isinstance(requested, str) else requested
+    try:
+        int(embedder.dim)
+    except StoreError:
+        raise
+    except Exception as exc:  # sentence-transformers raises OSError, ValueError, HF errors...
+        raise StoreError(f"cannot load embedder {getattr(embedder, 'name', requested)!r}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     if stored and stored.get("embedder") != embedder.name:
         raise StoreError(
             f"memory {location} was built with embedder {stored['embedder']!r} (dim {stored.get('dim')}), "
@@ -123,13 +105,3 @@ def choose_embedder(requested: str | Embedder | None, stored: dict[str, Any] | N
     if stored and stored.get("dim") and int(stored["dim"]) != int(embedder.dim):
         raise StoreError(f"memory {location} has dimension {stored['dim']}, embedder {embedder.name!r} gives {embedder.dim}")
     return embedder
-
-
-def write_marker(folder: Path, embedder: Embedder) -> None:
-    marker = folder / MARKER
-    if marker.is_file():
-        return
-    tmp = folder / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps({"format": "salam-memory", "embedder": embedder.name, "dim": int(embedder.dim),
-                               "schema_version": MEMORY_SCHEMA_VERSION}, indent=2) + "\n")
-    tmp.replace(marker)

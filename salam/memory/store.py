@@ -12,17 +12,13 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from salam._util.home import default_memory_dir
-from salam.errors import StoreError
 from salam.memory.chroma import (
-    check_folder,
     choose_embedder,
     collection_name,
     collection_names,
     http_client,
     parse_collection_name,
-    persistent_client,
     stored_embedder_from_collections,
-    write_marker,
 )
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
 from salam.memory.embeddings import Embedder, QueryEmbeddingCache
@@ -74,24 +70,14 @@ class MistakeMemory:
             location = url
             lock = None
             stored = stored_embedder_from_collections(client)
+            chosen = choose_embedder(embedder, stored, location)
         else:
-            folder = Path(path).expanduser() if path else default_memory_dir()
-            stored = check_folder(folder, create)
-            folder.mkdir(parents=True, exist_ok=True)
-            from salam.memory.lock import acquire_store_lock
+            from salam.memory.folder import open_folder
 
-            lock = acquire_store_lock(folder)
-            try:
-                client = persistent_client(folder)
-            except Exception as exc:
-                lock.release()
-                raise StoreError(f"cannot open memory {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-            location = str(folder)
-        chosen = choose_embedder(embedder, stored, location)
-        memory = cls(client, chosen, location, lock)
-        if not url:
-            write_marker(Path(location), chosen)
-        return memory
+            folder = Path(path).expanduser() if path else default_memory_dir()
+            opened = open_folder(folder, embedder, create)
+            client, chosen, lock, location = opened.client, opened.embedder, opened.lock, str(folder)
+        return cls(client, chosen, location, lock)
 
     def close(self) -> None:
         if self._lock is not None and self._lock.is_locked:
@@ -178,6 +164,8 @@ class MistakeMemory:
         removed = 0
         wanted = set(ids)
         for _, _, col in self._all_collections():
+            if not wanted:
+                break  # Chroma rejects a get with no ids
             found = col.get(ids=list(wanted), include=[])["ids"]
             if found:
                 col.delete(ids=found)

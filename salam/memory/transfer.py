@@ -45,9 +45,11 @@ def read_records_jsonl(path: Path, namespace: str | None = None) -> list[Mistake
             continue
         try:
             data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
             if namespace:
                 data["namespace"] = namespace
-                data["id"] = ""  # the id includes the namespace
+            data["id"] = ""  # ids are content hashes, always: a file's own id could duplicate or collide
             records.append(MistakeRecord.model_validate(data))
         except (ValueError, ValidationError) as exc:
             raise DataError(f"{path}:{number}: not a salam memory record ({str(exc).splitlines()[0]})") from exc

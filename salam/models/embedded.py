@@ -45,23 +45,33 @@ def embedded_model_dir() -> Path:
 
 
 def ensure_embedded_model() -> Path:
-    """Return the cached safetensors folder of the embedded model, converting it on first use."""
+    """Return the cached safetensors folder of the embedded model, converting it on first use.
+
+    Conversion runs under a file lock: a second process waits for the first one's result instead of
+    converting into the same folder at the same time.
+    """
+    from filelock import FileLock
+
     target = embedded_model_dir()
     if (target / _COMPLETE_MARKER).is_file():
         return target
-    if target.exists() and any(target.iterdir()):
-        # A half-written cache from an interrupted conversion: rebuild it rather than load garbage.
-        shutil.rmtree(target)
-    return _convert(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if (target / _COMPLETE_MARKER).is_file():
+            return target  # another process finished it while we waited
+        if target.exists():
+            # A half-written cache from an interrupted conversion: rebuild it rather than load garbage.
+            shutil.rmtree(target)
+        return _convert(target)
 
 
 def _convert(target: Path) -> Path:
+    import tempfile
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     pkg = _gguf_package()
-    work = target.parent / f".{target.name}.tmp"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     gguf_path = pkg.assemble(work / pkg.MODEL_NAME)
     tokenizer = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf_path.name)
     model = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf_path.name)

@@ -7,12 +7,13 @@ import json
 import pytest
 
 
-def _config(tmp_path, data_dir):
+def _config(tmp_path, data_dir, **overrides):
     from salam.bench.runner import BenchConfig
 
-    return BenchConfig(benchmark="bbq", tasks=["Age", "Nationality"], limit=6, train_limit=4, data_dir=str(data_dir),
-                       conditions=["none", "mistake", "feedback"], answer_mode="generate", batch_size=2,
-                       embedder="hash-bow-64", threshold=0.3)
+    settings = dict(benchmark="bbq", tasks=["Age", "Nationality"], limit=6, train_limit=4, data_dir=str(data_dir),
+                    conditions=["none", "mistake", "feedback"], answer_mode="generate", batch_size=2,
+                    embedder="hash-bow-64", threshold=0.3)
+    return BenchConfig(**{**settings, **overrides})
 
 
 def _models():
@@ -67,3 +68,14 @@ def test_report_renders_markdown_and_plots(tmp_path, data_dir):
     assert "| feedback |" in report and "s_DIS" in report and "generate" in report
     assert (tmp_path / "run" / "accuracy.png").stat().st_size > 1000 and (tmp_path / "run" / "bias.png").is_file()
     assert "| run |" in compare([tmp_path / "run", tmp_path / "run"])
+
+
+def test_runs_sharing_a_memory_get_their_own_namespace_even_with_the_same_folder_name(tmp_path, data_dir):
+    from salam.bench.runner import prepare
+
+    shared = str(tmp_path / "shared-memory")
+    a = prepare(_config(tmp_path, data_dir, memory=shared), tmp_path / "a" / "exp")
+    b = prepare(_config(tmp_path, data_dir, memory=shared), tmp_path / "b" / "exp")
+    assert a.namespace != b.namespace and a.namespace.startswith("run-exp-")
+    assert a.run.manifest()["namespace"] == a.namespace
+    assert prepare(_config(tmp_path, data_dir, memory=shared), tmp_path / "a" / "exp", resume=True).namespace == a.namespace

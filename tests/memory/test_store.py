@@ -108,3 +108,11 @@ def test_stats_and_delete(store):
     assert stats["total"] == 2
     assert stats["namespaces"]["default"]["sources"] == {"import": 1, "gather": 1}
     assert store.delete([rec("q one", task="x", source="import").id, "missing"]) == 1
+
+
+def test_delete_from_one_of_several_collections(store):
+    store.add([rec("in the default namespace"), rec("elsewhere", namespace="other"),
+               rec("a solved case", kind="solved", wrong=None)])
+    victim = rec("in the default namespace")
+    assert store.delete([victim.id]) == 1 and store.get(victim.id) is None
+    assert store.delete(["no-such-id"]) == 0 and store.count() == 2

@@ -76,3 +76,19 @@ def test_killed_import_loses_nothing_acknowledged(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     with MistakeMemory.open(folder) as mem:
         assert mem.count() == 6000
+
+
+def test_jsonl_import_ignores_the_files_ids(tmp_path, hash_embedder):
+    from salam.memory import MistakeMemory
+    from salam.memory.transfer import read_records_jsonl
+
+    record = rec("the same content twice")
+    lines = [record.model_copy(update={"id": "forged-1"}).model_dump_json(),
+             record.model_copy(update={"id": "forged-2"}).model_dump_json(),
+             rec("another namespace", namespace="b").model_copy(update={"id": "forged-1"}).model_dump_json()]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    records = read_records_jsonl(path)
+    assert {r.id for r in records} == {record.id, rec("another namespace", namespace="b").id}
+    with MistakeMemory.open(tmp_path / "m", embedder=hash_embedder) as mem:
+        assert mem.add(records) == 2 and mem.get("forged-1") is None
