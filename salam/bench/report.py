@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from salam._util.text import markdown_text as md
 from salam.bench.rundir import RunDir
 
 
@@ -23,11 +24,11 @@ def run_markdown(run_dir: Path) -> str:
     cfg = manifest["config"]
     conds = summary["conditions"]
     lines = [
-        f"# {summary['benchmark'].upper()} run `{run_dir.name}`", "",
-        f"- model: `{summary['model']}` · assistant: `{summary['assistant']}` · answer mode: **{summary['answer_mode']}**",
+        f"# {summary['benchmark'].upper()} run {md(run_dir.name)}", "",
+        f"- model: {md(summary['model'])} · assistant: {md(summary['assistant'])} · answer mode: **{md(summary['answer_mode'])}**",
         f"- test questions: {summary['n_test']} ({len(summary['tasks'])} tasks) · " + (
             f"train questions gathered on: {sum(len(v['train']) for v in manifest['split'].values())} · rounds {cfg['rounds']}"
-            if cfg.get("gather", True) else f"no gathering: the memory as it was (namespace `{manifest.get('namespace', 'default')}`)"),
+            if cfg.get("gather", True) else f"no gathering: the memory as it was (namespace {md(manifest.get('namespace', 'default'))})"),
         f"- retrieval: k={summary['k']}, threshold={summary['threshold']} · split: {cfg['split']} (seed {cfg['seed']}) · "
         f"salam {manifest['salam_version']} · git {manifest['git_sha'][:10]}",
         f"- assistant: {summary.get('assistant_stats', {})}", "",
@@ -115,7 +116,7 @@ def compare(run_dirs: Sequence[Path]) -> str:
     lines = ["| run | model | mode | n | " + " | ".join(conditions) + " |", "|---|---|---|---|" + "---|" * len(conditions)]
     for d, s in loaded:
         cells = [_pct(s["conditions"][c]["accuracy"]) if c in s["conditions"] else "—" for c in conditions]
-        lines.append(f"| {d.name} | {s['model']} | {s['answer_mode']} | {s['n_test']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {md(d.name)} | {md(s['model'])} | {s['answer_mode']} | {s['n_test']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

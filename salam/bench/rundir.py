@@ -33,6 +33,17 @@ from salam._util.jsonl import (
 from salam.errors import SalamError
 
 
+def check_writable(folder: Path) -> None:
+    """Refuse, before any work, a folder that cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".salam-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SalamError(f"cannot write to {folder}: {exc.strerror or type(exc).__name__}") from exc
+
+
 def git_sha() -> str:
     """The checkout's commit, or ``unknown`` outside a git checkout."""
     try:

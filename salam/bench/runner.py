@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from salam.bench.rundir import RunDir, provenance
+from salam.bench.rundir import RunDir, check_writable, provenance
 from salam.bench.split import Splits, side
 from salam.conditions import CONDITION_NAMES
 from salam.defaults import (
@@ -91,6 +91,12 @@ class BenchConfig:
             raise SalamError("--answer-mode must be generate or choice")
         return self
 
+    def recorded(self) -> dict[str, Any]:
+        """The settings as the manifest records them (and ``--resume`` compares them): no credentials."""
+        from salam._util.urls import redact_url
+
+        return {**asdict(self), "base_url": redact_url(self.base_url)}
+
 
 @dataclass
 class Prepared:
@@ -136,10 +142,11 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepare
     run = RunDir(run_dir)
     if run.exists() and not resume:
         raise SalamError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --log-dir")
+    check_writable(run_dir)
     if resume and run.exists():
-        saved = run.manifest()["config"]
-        if saved != asdict(config):
-            diff = sorted(k for k in saved if saved[k] != asdict(config).get(k))
+        saved, now = run.manifest()["config"], config.recorded()
+        if saved != now:
+            diff = sorted(k for k in saved if saved[k] != now.get(k))
             raise SalamError(f"--resume with different settings than the run in {run_dir}: {', '.join(diff)}")
     data, checksums = load_benchmark(config.benchmark, config.tasks, config.data_dir)
     splits = split_benchmark(data, train_fraction=config.train_fraction, seed=config.seed, mode=config.split,  # type: ignore[arg-type]
@@ -147,7 +154,7 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepare
     namespace = run_namespace(config, run)
     memory_dir = config.memory or str(run.memory_path)
     run.create({
-        **provenance(), "config": asdict(config), "namespace": namespace, "memory": memory_dir, "data_checksums": checksums,
+        **provenance(), "config": config.recorded(), "namespace": namespace, "memory": memory_dir, "data_checksums": checksums,
         "split": {t: {"train": [q.id for q in s["train"]], "test": [q.id for q in s["test"]]} for t, s in splits.items()},
     })
     return Prepared(run, config, splits, namespace, memory_dir)
@@ -212,14 +219,18 @@ def run_benchmark(
     from salam.memory.store import MistakeMemory
     from salam.models.resolve import model_label, resolve_chat_model
 
+    from salam.answering.answerer import Answerer
+
     quiet_libraries()
-    prep = prepare(config, run_dir, resume)
-    config = prep.config
+    config = config.resolved()
+    # Everything that can be refused is refused before the manifest exists: no half-made run folders.
     model = model or resolve_chat_model(config.model, base_url=config.base_url, max_new_tokens=ANSWER_MAX_NEW_TOKENS,
                                         batch_size=config.batch_size)
+    Answerer(model, config.answer_mode, config.batch_size)  # type: ignore[arg-type]
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))
+    prep = prepare(config, run_dir, resume)
     with MistakeMemory.open(prep.memory_dir, embedder=config.embedder) as memory:
         if any(c != "none" for c in config.conditions) and prep.train and config.gather:
             gather_step(prep, model, assistant, memory, progress)

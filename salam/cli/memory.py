@@ -21,8 +21,15 @@ app = typer.Typer(help="Inspect and manage the mistake memory.", no_args_is_help
 
 
 def _preview(text: str, width: int = 90) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    """One line of stored text for a Rich table: shortened, control codes dropped, markup escaped."""
+    from salam._util.text import printable, terminal
+
+    flat = " ".join(printable(text).split())
+    return terminal(flat if len(flat) <= width else flat[: width - 1] + "…")
+
+
+def _answers(record) -> str:  # noqa: ANN001
+    return _preview(f"{record.wrong_answer or '-'}→{record.true_answer}", 40)
 
 
 @app.command()
@@ -78,7 +85,7 @@ def list_(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
 
     table = Table("id", "namespace", "task", "wrong→true", "helped/hurt", "question", "guideline")
     for r in rows:
-        table.add_row(r.id, r.namespace, r.task, f"{r.wrong_answer or '-'}→{r.true_answer}", f"{r.helped}/{r.hurt}",
+        table.add_row(r.id, _preview(r.namespace), _preview(r.task), _answers(r), f"{r.helped}/{r.hurt}",
                       _preview(r.question, 50), _preview(r.guideline, 60))
     Console().print(table)
 
@@ -96,8 +103,10 @@ def show(record_id: str = typer.Argument(..., help="Record id."), memory: Option
     if as_json:
         print_json(record.model_dump(mode="json"))
         return
+    from salam._util.text import printable
+
     for key, value in record.model_dump(mode="json").items():
-        typer.echo(f"{key}: {value}")
+        typer.echo(f"{key}: {printable(str(value))}")
 
 
 @app.command()
@@ -122,8 +131,8 @@ def search(text: str = typer.Argument(..., help="Question text to match."), memo
     table = Table("similarity", "id", "task", "wrong→true", "question", "guideline")
     for h in hits:
         r = h.record
-        table.add_row(f"{h.similarity:.3f}", r.id, r.task, f"{r.wrong_answer or '-'}→{r.true_answer}",
-                      _preview(r.question, 60), _preview(r.guideline, 80))
+        table.add_row(f"{h.similarity:.3f}", r.id, _preview(r.task), _answers(r), _preview(r.question, 60),
+                      _preview(r.guideline, 80))
     Console().print(table if hits else "no similar memories")
 
 

@@ -97,6 +97,8 @@ def evaluate_assistants(
 
 
 def assistants_markdown(results: dict[str, Any], command: str) -> str:
+    from salam._util.text import markdown_text as md
+
     lines = [
         "# Study assistants compared", "", f"Command: `{command}`", "",
         f"Held-out mistakes: {results['n_heldout']} · BBQ test questions: {results['n_test']} · k={results['k']}, "
@@ -113,11 +115,11 @@ def assistants_markdown(results: dict[str, Any], command: str) -> str:
         return f"{100 * e[f'{condition}_accuracy']:.1f} ({e[f'{condition}_with_memory']}{paired})"
 
     for spec, e in results["assistants"].items():
-        lines.append(f"| `{spec}` | {100 * e['parse_valid_rate']:.1f} | {100 * e['leak_rate']:.1f} | {100 * e['usable_rate']:.1f} | "
+        lines.append(f"| {md(spec)} | {100 * e['parse_valid_rate']:.1f} | {100 * e['leak_rate']:.1f} | {100 * e['usable_rate']:.1f} | "
                      f"{e['mean_guideline_words']:.1f} | {downstream(e, 'feedback')} | {downstream(e, 'agent')} |")
     lines += ["", "b/c: test questions `none` got right and the condition got wrong / the reverse; p: exact McNemar."]
     lines += ["", "Sample guidelines:", ""]
     for spec, e in results["assistants"].items():
         for g in e["examples"]:
-            lines.append(f"- `{spec}`: {g}")
+            lines.append(f"- {md(spec)}: {md(g)}")
     return "\n".join(lines) + "\n"

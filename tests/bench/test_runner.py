@@ -63,11 +63,13 @@ def test_report_renders_markdown_and_plots(tmp_path, data_dir):
     from salam.bench.runner import run_benchmark
 
     main, helper = _models()
-    run_benchmark(_config(tmp_path, data_dir), tmp_path / "run", model=main, assistant_model=helper)
-    report = write_report(tmp_path / "run").read_text()
+    run = tmp_path / "run`<img src=x onerror=alert(1)>`"
+    run_benchmark(_config(tmp_path, data_dir), run, model=main, assistant_model=helper)
+    report = write_report(run).read_text()
     assert "| feedback |" in report and "s_DIS" in report and "generate" in report
-    assert (tmp_path / "run" / "accuracy.png").stat().st_size > 1000 and (tmp_path / "run" / "bias.png").is_file()
-    assert "| run |" in compare([tmp_path / "run", tmp_path / "run"])
+    assert "<img" not in report and "`<" not in report
+    assert (run / "accuracy.png").stat().st_size > 1000 and (run / "bias.png").is_file()
+    assert "| run" in compare([run, run])
 
 
 def test_runs_sharing_a_memory_get_their_own_namespace_even_with_the_same_folder_name(tmp_path, data_dir):
@@ -79,3 +81,40 @@ def test_runs_sharing_a_memory_get_their_own_namespace_even_with_the_same_folder
     assert a.namespace != b.namespace and a.namespace.startswith("run-exp-")
     assert a.run.manifest()["namespace"] == a.namespace
     assert prepare(_config(tmp_path, data_dir, memory=shared), tmp_path / "a" / "exp", resume=True).namespace == a.namespace
+
+
+def test_credentials_in_the_base_url_never_reach_the_manifest(tmp_path, data_dir):
+    from salam.bench.runner import prepare
+
+    prep = prepare(_config(tmp_path, data_dir, base_url="http://user:TOKEN123@127.0.0.1:9/v1"), tmp_path / "run")
+    text = prep.run.manifest_path.read_text()
+    assert "TOKEN123" not in text and prep.run.manifest()["config"]["base_url"] == "http://***@127.0.0.1:9/v1"
+    prepare(_config(tmp_path, data_dir, base_url="http://user:TOKEN123@127.0.0.1:9/v1"), tmp_path / "run", resume=True)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"model": "openai:gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1", "answer_mode": "choice"},
+    {"namespace": "not a namespace!", "memory": "MEMORY"},
+    {"conditions": ["none", "bogus"]},
+    {"answer_mode": "bogus"},
+])
+def test_refused_settings_leave_no_half_made_run_folder(tmp_path, data_dir, overrides):
+    from salam.bench.runner import run_benchmark
+    from salam.errors import SalamError
+
+    if overrides.get("memory") == "MEMORY":
+        overrides = {**overrides, "memory": str(tmp_path / "mem")}
+    main, helper = _models()
+    model = None if "model" in overrides else main
+    with pytest.raises(SalamError):
+        run_benchmark(_config(tmp_path, data_dir, **overrides), tmp_path / "run", model=model, assistant_model=helper)
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_an_unwritable_log_dir_is_refused_before_any_work(tmp_path, data_dir):
+    from salam.bench.runner import prepare
+    from salam.errors import SalamError
+
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SalamError, match="cannot write to"):
+        prepare(_config(tmp_path, data_dir), tmp_path / "a-file" / "run")

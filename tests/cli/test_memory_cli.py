@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import cli
+from helpers import cli, rec
 
 from salam.types import MistakeRecord
 
@@ -58,3 +58,22 @@ def test_memory_errors_are_one_line(tmp_path):
     bad.write_text('{"question": "q", "true_answer": "A"}\nnot json\n')
     result = cli("memory", "import", str(bad), "--memory", str(tmp_path / "m2"), "--embedder", "hash-bow-64")
     assert result.returncode == 1 and "bad.jsonl:2" in result.stderr
+
+
+def test_stored_markup_and_escapes_are_shown_as_text(tmp_path):
+    from typer.testing import CliRunner
+
+    from salam.cli.main import app
+    from salam.memory import MistakeMemory
+    from salam.testing import HashEmbedder
+
+    folder = tmp_path / "m"
+    with MistakeMemory.open(folder, embedder=HashEmbedder()) as mem:
+        record = rec("Who closed [/] the \x1b]0;pwned\x07 door [bold]?", guideline="Read [/red] the text \x1b[2J again.")
+        mem.add([record])
+    runner = CliRunner()
+    for args in (["memory", "list"], ["memory", "search", "closed door"], ["memory", "show", record.id]):
+        result = runner.invoke(app, [*args, "--memory", str(folder), "--embedder", "hash-bow-64"])
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "[/]" in runner.invoke(app, ["memory", "show", record.id, "--memory", str(folder)]).output

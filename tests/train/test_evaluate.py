@@ -29,4 +29,4 @@ def test_eval_assistant_compares_feedback_quality_and_downstream_accuracy():
     assert good["feedback_vs_none"]["c"] == 6 and good["agent_accuracy"] == 1.0
     assert bad["leak_rate"] == 1.0  # every guideline named the true option: redacted, nothing stored
     assert bad["usable_rate"] == 0.0 and bad["feedback_with_memory"] == 0 and bad["feedback_accuracy"] == 0.0
-    assert "| `helpful` | 100.0 | 0.0 |" in assistants_markdown(results, "salam train eval-assistant")
+    assert "| helpful | 100.0 | 0.0 |" in assistants_markdown(results, "salam train eval-assistant")
