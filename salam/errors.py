@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 
 class SalamError(Exception):
     """An error whose message is meant for the user, on one line."""
@@ -25,3 +28,14 @@ class StoreError(SalamError):
 
 class DataError(SalamError):
     """Benchmark or input data is missing or malformed."""
+
+
+@contextmanager
+def data_shape(path: object, what: str) -> Iterator[None]:
+    """Turn the errors of reading a file of the wrong shape (a missing key, a list for an object...)
+    into one line naming the file and what it should have been."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise DataError(f"{path}: not {what} ({type(exc).__name__}: {detail})") from exc

@@ -15,7 +15,7 @@ from salam.answering.answerer import Answerer, AnswerMode
 from salam.assistant.assistant import StudyAssistant
 from salam.conditions import Condition, build_guidance, condition_spec
 from salam.defaults import BATCH_SIZE, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
-from salam.errors import DataError, SalamError
+from salam.errors import DataError, SalamError, data_shape
 from salam.memory.store import MistakeMemory
 from salam.models.resolve import model_label
 from salam.types import (
@@ -242,12 +242,10 @@ def load_questions_jsonl(path: str | Path) -> list[Question]:
     out = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
     for number, line in enumerate(lines, 1):
         if line.strip():
-            try:
+            with data_shape(f"{path}:{number}", "a question (id, text, options, answer)"):
                 out.append(Question.model_validate(json.loads(line)))
-            except ValueError as exc:
-                raise DataError(f"{path}:{number}: not a question ({str(exc).splitlines()[0]})") from exc
     return out

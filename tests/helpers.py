@@ -67,3 +67,27 @@ def wait_for_port(port: int, proc, timeout: float, what: str) -> None:
             time.sleep(0.3)
     proc.kill()
     pytest.fail(f"{what} did not start in {timeout:g} s")
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``salam ARGS`` in this process, through the console entry point: (exit code, stdout, stderr).
+
+    An exception escaping ``run()`` (a traceback for a user) fails the calling test.
+    """
+    import contextlib
+    import io
+
+    from salam.cli.main import run
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["salam", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            run()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from salam.answering.options import split_options
-from salam.bench.data import locate
-from salam.errors import DataError
+from salam.bench.data import locate, read_data_text
+from salam.errors import DataError, data_shape
 from salam.types import Question
 
 BBH_TASKS = (
@@ -54,11 +54,9 @@ def load_bbh(tasks: list[str] | None = None, data_dir: str | Path | None = None)
         if task not in BBH_TASKS:
             raise DataError(f"unknown BBH task {task!r}; choose from {', '.join(BBH_TASKS)} or a subset: {', '.join(SUBSETS)}")
         path = locate("bbh", task, data_dir)
-        try:
-            examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
-        except (ValueError, KeyError) as exc:
-            raise DataError(f"{path}: not a BBH task file ({exc})") from exc
-        questions = [bbh_question(task, i, ex) for i, ex in enumerate(examples)]
+        with data_shape(path, 'a BBH task file ({"examples": [{"input", "target"}, ...]})'):
+            examples = json.loads(read_data_text(path))["examples"]
+            questions = [bbh_question(task, i, ex) for i, ex in enumerate(examples)]
         out[task] = [q for q in questions if q is not None]
     return out
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from salam.bench.data import locate
-from salam.errors import DataError
+from salam.bench.data import locate, read_data_text
+from salam.errors import DataError, data_shape
 from salam.types import LETTERS, Question
 
 BBQ_CATEGORIES = (
@@ -49,12 +49,10 @@ def load_bbq(categories: list[str] | None = None, data_dir: str | Path | None = 
             raise DataError(f"unknown BBQ category {category!r}; choose from {', '.join(BBQ_CATEGORIES)}")
         path = locate("bbq", category, data_dir)
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(read_data_text(path).splitlines(), 1):
             if line.strip():
-                try:
+                with data_shape(f"{path}:{number}", "a BBQ line (context, question, ans0-2, label, ...)"):
                     rows.append(bbq_question(json.loads(line)))
-                except (ValueError, KeyError) as exc:
-                    raise DataError(f"{path}:{number}: not a BBQ line ({exc})") from exc
         out[category] = rows
     return out
 
@@ -67,3 +65,4 @@ def available_bbq_categories(data_dir: str | Path | None = None) -> list[str]:
     if folder is None:
         return list(BBQ_CATEGORIES)
     return [c for c in BBQ_CATEGORIES if (folder / "bbq" / f"{c}.jsonl").is_file()]
+

@@ -29,6 +29,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_data_text(path: Path) -> str:
+    """A data file's text; an unreadable or undecodable file is a one-line error."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
 def data_dir(explicit: str | Path | None = None) -> Path | None:
     """The user's local data folder, if one was given (flag first, then ``SALAM_DATA_DIR``)."""
     value = explicit or os.environ.get("SALAM_DATA_DIR")

@@ -214,12 +214,11 @@ def run_benchmark(
     ``model`` / ``assistant_model`` (LangChain chat models) override the specs in ``config`` for library use.
     """
     from salam._util.quiet import quiet_libraries
+    from salam.answering.answerer import Answerer
     from salam.assistant import StudyAssistant
     from salam.bench.summary import summarise
     from salam.memory.store import MistakeMemory
     from salam.models.resolve import model_label, resolve_chat_model
-
-    from salam.answering.answerer import Answerer
 
     quiet_libraries()
     config = config.resolved()

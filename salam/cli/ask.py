@@ -13,6 +13,7 @@ from salam.cli.common import (
     JsonOpt,
     ModelOpt,
     print_json,
+    similarity,
 )
 from salam.defaults import (
     CHAT_ASSISTANT_MAX_NEW_TOKENS,
@@ -28,14 +29,14 @@ def register(app: typer.Typer) -> None:
         question: str = typer.Argument(..., help="The question (plain text)."),
         model: str = ModelOpt,
         base_url: Optional[str] = BaseUrlOpt,
-        max_new_tokens: int = typer.Option(CHAT_MAX_NEW_TOKENS, help="Most tokens to generate (local models)."),
+        max_new_tokens: int = typer.Option(CHAT_MAX_NEW_TOKENS, min=1, help="Most tokens to generate (local models)."),
         memory: Optional[str] = typer.Option(None, "--memory", help="Retrieve guidelines from this memory folder."),
         chroma_url: Optional[str] = ChromaUrlOpt,
         embedder: Optional[str] = EmbedderOpt,
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Assistant spec: writes a guideline from retrieved mistakes."),
         namespace: str = typer.Option("default", help="Memory namespace."),
-        k: int = typer.Option(RETRIEVAL_K, "-k", help="Memories to retrieve (the paper's BBQ value)."),
-        threshold: float = typer.Option(RETRIEVAL_THRESHOLD, help="Least cosine similarity of a retrieved memory (the paper's BBQ value)."),
+        k: int = typer.Option(RETRIEVAL_K, "-k", min=1, help="Memories to retrieve (the paper's BBQ value)."),
+        threshold: float = typer.Option(RETRIEVAL_THRESHOLD, callback=similarity, help="Least cosine similarity of a retrieved memory (the paper's BBQ value)."),
         as_json: bool = JsonOpt,
     ) -> None:
         """Ask MODEL a question. Specs: local, local+lora:DIR, hf:ID, openai:MODEL, ollama:MODEL."""

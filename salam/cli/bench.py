@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from salam.cli.common import DisplayOpt, progress_reporter
+from salam.cli.common import ANSWER_MODES, DisplayOpt, one_of, progress_reporter, similarity
 
 app = typer.Typer(help="Run BBQ/BBH benchmarks under SALAM conditions and report them.", no_args_is_help=True)
 
@@ -40,18 +40,18 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         model: str = typer.Option("local", "--model", "-m", help="Main model spec."),
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Study assistant spec (default: the main model)."),
         tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories" + (" or subsets paper,all" if benchmark == "bbh" else "") + " (default: all available" + (" of the paper's 16" if benchmark == "bbh" else "") + ")."),
-        limit: int = typer.Option(default_limit, "--limit", help="Test questions per task (0: all)."),
-        train_limit: int = typer.Option(default_train, "--train-limit", help="Train questions per task to gather on (0: all)."),
+        limit: int = typer.Option(default_limit, "--limit", min=0, help="Test questions per task (0: all)."),
+        train_limit: int = typer.Option(default_train, "--train-limit", min=0, help="Train questions per task to gather on (0: all)."),
         conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", help="none,correct,mistake,feedback,feedback_only,agent"),
-        k: Optional[int] = typer.Option(None, "-k", "--k", help="Memories per question (default: the paper's)."),
-        threshold: Optional[float] = typer.Option(None, "--threshold", help="Least similarity (default: the paper's)."),
-        rounds: int = typer.Option(1, "--rounds", help="Retries with feedback during gather."),
-        answer_mode: str = typer.Option("choice", "--answer-mode", help="choice (score letters) or generate."),
-        batch_size: int = typer.Option(8, "--batch-size"),
+        k: Optional[int] = typer.Option(None, "-k", "--k", min=1, help="Memories per question (default: the paper's)."),
+        threshold: Optional[float] = typer.Option(None, "--threshold", callback=similarity, help="Least similarity (default: the paper's)."),
+        rounds: int = typer.Option(1, "--rounds", min=0, help="Retries with feedback during gather."),
+        answer_mode: str = typer.Option("choice", "--answer-mode", callback=one_of(*ANSWER_MODES), help="choice (score letters) or generate."),
+        batch_size: int = typer.Option(8, "--batch-size", min=1),
         log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Run directory (default: runs/<benchmark>-<time>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --log-dir."),
-        seed: int = typer.Option(0, "--seed"),
-        split: str = typer.Option("seeded", "--split", help="seeded (stratified, 80/20) or file-order (the paper's)."),
+        seed: int = typer.Option(0, "--seed", min=0),
+        split: str = typer.Option("seeded", "--split", callback=one_of("seeded", "file-order"), help="seeded (stratified, 80/20) or file-order (the paper's)."),
         memory: Optional[str] = typer.Option(None, "--memory", help="Use this memory folder (the run gets its own namespace)."),
         namespace: Optional[str] = typer.Option(None, "--namespace", help="Memory namespace to gather into and read from (e.g. 'default' of an imported memory)."),
         no_gather: bool = typer.Option(False, "--no-gather", help="Skip gathering: examine with the memory as it is."),

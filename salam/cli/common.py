@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import typer
@@ -81,3 +82,69 @@ def advance_for(report: Callable[[str, int, int], None], stage: str, total: int)
 
     report(stage, 0, total)
     return advance
+
+
+def one_of(*allowed: str) -> Callable[[Any], Any]:
+    """An option callback accepting only ``allowed`` values (None passes: the option was not given)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    return check
+
+
+def similarity(value: float | None) -> float | None:
+    """An option callback for a cosine similarity: a finite number from -1 to 1."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and -1.0 <= value <= 1.0):
+        raise typer.BadParameter(f"must be a cosine similarity from -1 to 1, not {value}")
+    return value
+
+
+def fraction(value: float) -> float:
+    """An option callback for a share strictly between 0 and 1."""
+    import math
+
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise typer.BadParameter(f"must be between 0 and 1 (exclusive), not {value}")
+    return value
+
+
+ANSWER_MODES = ("choice", "generate")
+
+
+CONFIRM_ABOVE = 5
+"""Destructive commands ask before removing more records than this (or need --yes)."""
+
+YesOpt = typer.Option(False, "--yes", "-y", help=f"Remove without asking, even more than {CONFIRM_ABOVE} records.")
+
+
+def confirm_removal(count: int, yes: bool) -> None:
+    """Ask before removing more than a few records; without a terminal, ``--yes`` is required."""
+    from salam.errors import SalamError
+
+    if count <= CONFIRM_ABOVE or yes:
+        return
+    if not sys.stdin.isatty():
+        raise SalamError(f"this would remove {count} records: pass --yes to confirm")
+    if not typer.confirm(f"Remove {count} records from the memory?", default=False):
+        raise typer.Abort()
+
+
+def check_output_file(path: Path) -> Path:
+    """Refuse, before any work, an output path that is a folder or whose folder is missing or read-only."""
+    import os
+
+    from salam.errors import SalamError
+
+    if path.is_dir():
+        raise SalamError(f"{path} is a folder: give a file name for the output")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise SalamError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SalamError(f"cannot write {path}: permission denied")
+    return path

@@ -9,13 +9,19 @@ import typer
 
 from salam._util.jsonl import write_text_atomic
 from salam.cli.common import (
+    ANSWER_MODES,
     ChromaUrlOpt,
     DisplayOpt,
     EmbedderOpt,
     MemoryOpt,
     advance_for,
+    check_output_file,
+    fraction,
+    one_of,
     progress_reporter,
+    similarity,
 )
+from salam.conditions import CONDITION_NAMES
 from salam.defaults import RETRIEVAL_K, RETRIEVAL_THRESHOLD
 
 
@@ -37,8 +43,8 @@ def _questions(questions: Optional[Path], bench: Optional[str], tasks: Optional[
                           limit=limit, seed=seed, train_fraction=train_fraction)
 
 
-SeedOpt = typer.Option(0, "--seed", help="Seed of the benchmark split (the same split as `salam bench --seed`).")
-FractionOpt = typer.Option(0.8, "--train-fraction", help="Share of each benchmark task in the train split.")
+SeedOpt = typer.Option(0, "--seed", min=0, help="Seed of the benchmark split (the same split as `salam bench --seed`).")
+FractionOpt = typer.Option(0.8, "--train-fraction", callback=fraction, help="Share of each benchmark task in the train split.")
 
 
 def register(app: typer.Typer) -> None:
@@ -47,15 +53,15 @@ def register(app: typer.Typer) -> None:
         questions: Optional[Path] = typer.Option(None, "--questions", help="JSONL of questions (id, text, options, answer)."),
         bench: Optional[str] = typer.Option(None, "--bench", help="bbq or bbh: gather on its train split."),
         tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Questions per task (or in the file)."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Questions per task (or in the file)."),
         model: str = typer.Option("local", "--model", "-m"),
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Assistant spec (default: the main model)."),
         memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
         namespace: str = typer.Option("default", "--namespace"),
-        rounds: int = typer.Option(2, "--rounds", help="Retries with feedback per mistake."),
+        rounds: int = typer.Option(2, "--rounds", min=0, help="Retries with feedback per mistake."),
         transcript: Path = typer.Option(Path("gather.jsonl"), "--transcript", help="Transcript (JSONL); re-running resumes it."),
-        answer_mode: str = typer.Option("generate", "--answer-mode", help="generate or choice (local models)."),
-        batch_size: int = typer.Option(8, "--batch-size"),
+        answer_mode: str = typer.Option("generate", "--answer-mode", callback=one_of(*ANSWER_MODES), help="generate or choice (local models)."),
+        batch_size: int = typer.Option(8, "--batch-size", min=1),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
         seed: int = SeedOpt, train_fraction: float = FractionOpt, display: str = DisplayOpt,
     ) -> None:
@@ -84,17 +90,17 @@ def register(app: typer.Typer) -> None:
         questions: Optional[Path] = typer.Option(None, "--questions", help="JSONL of questions."),
         bench: Optional[str] = typer.Option(None, "--bench", help="bbq or bbh: examine its test split."),
         tasks: Optional[str] = typer.Option(None, "--tasks"),
-        limit: Optional[int] = typer.Option(None, "--limit"),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1),
         model: str = typer.Option("local", "--model", "-m"),
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Needed by --condition agent."),
-        condition: str = typer.Option("feedback", "--condition", "--source", help="none, correct, mistake, feedback, feedback_only, agent."),
-        k: int = typer.Option(RETRIEVAL_K, "-k", help="Memories per question (the paper's BBQ value)."),
-        threshold: float = typer.Option(RETRIEVAL_THRESHOLD, "--threshold", help="Least similarity (the paper's BBQ value)."),
+        condition: str = typer.Option("feedback", "--condition", "--source", callback=one_of(*CONDITION_NAMES), help="none, correct, mistake, feedback, feedback_only, agent."),
+        k: int = typer.Option(RETRIEVAL_K, "-k", min=1, help="Memories per question (the paper's BBQ value)."),
+        threshold: float = typer.Option(RETRIEVAL_THRESHOLD, "--threshold", callback=similarity, help="Least similarity (the paper's BBQ value)."),
         any_task: bool = typer.Option(False, "--any-task", help="Retrieve memories of any task, not only the question's own."),
         memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
         namespace: str = typer.Option("default", "--namespace"),
-        answer_mode: str = typer.Option("generate", "--answer-mode"),
-        batch_size: int = typer.Option(8, "--batch-size"),
+        answer_mode: str = typer.Option("generate", "--answer-mode", callback=one_of(*ANSWER_MODES)),
+        batch_size: int = typer.Option(8, "--batch-size", min=1),
         output: Path = typer.Option(Path("exam.jsonl"), "--output", "-o", help="Per-question results (JSONL)."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
         seed: int = SeedOpt, train_fraction: float = FractionOpt, display: str = DisplayOpt,
@@ -109,6 +115,7 @@ def register(app: typer.Typer) -> None:
         from salam.models import resolve_chat_model
 
         condition_spec(condition)
+        check_output_file(output)
         quiet_libraries()
         items = _questions(questions, bench, tasks, "test", limit, data_dir, seed, train_fraction)
         main = resolve_chat_model(model, max_new_tokens=ANSWER_MAX_NEW_TOKENS, batch_size=batch_size)

@@ -13,8 +13,13 @@ from salam.cli.common import (
     EmbedderOpt,
     JsonOpt,
     MemoryOpt,
+    YesOpt,
+    check_output_file,
+    confirm_removal,
+    one_of,
     open_memory,
     print_json,
+    similarity,
 )
 
 app = typer.Typer(help="Inspect and manage the mistake memory.", no_args_is_help=True)
@@ -66,9 +71,9 @@ def stats(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
 def list_(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
           namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
           task: Optional[str] = typer.Option(None, help="Only this task."),
-          source: Optional[str] = typer.Option(None, help="gather, import or correction."),
-          kind: Optional[str] = typer.Option(None, help="mistake or solved."),
-          limit: int = typer.Option(20, help="Rows per page."), page: int = typer.Option(1, help="Page number, from 1."),
+          source: Optional[str] = typer.Option(None, callback=one_of("gather", "import", "correction"), help="gather, import or correction."),
+          kind: Optional[str] = typer.Option(None, callback=one_of("mistake", "solved"), help="mistake or solved."),
+          limit: int = typer.Option(20, min=1, help="Rows per page."), page: int = typer.Option(1, min=1, help="Page number, from 1."),
           as_json: bool = JsonOpt) -> None:
     """List records with filters and paging."""
     import itertools
@@ -114,9 +119,9 @@ def search(text: str = typer.Argument(..., help="Question text to match."), memo
            chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
            namespace: str = typer.Option("default", help="Namespace to search."),
            task: Optional[str] = typer.Option(None, help="Only this task."),
-           k: int = typer.Option(5, "-k", help="How many results."),
-           threshold: float = typer.Option(0.0, help="Least cosine similarity."),
-           kind: str = typer.Option("mistake", help="mistake or solved."), as_json: bool = JsonOpt) -> None:
+           k: int = typer.Option(5, "-k", min=1, help="How many results."),
+           threshold: float = typer.Option(0.0, callback=similarity, help="Least cosine similarity."),
+           kind: str = typer.Option("mistake", callback=one_of("mistake", "solved"), help="mistake or solved."), as_json: bool = JsonOpt) -> None:
     """Find the stored mistakes most similar to TEXT, with scores and guidelines."""
     if kind not in ("mistake", "solved"):
         raise typer.BadParameter("--kind must be mistake or solved")
@@ -187,30 +192,36 @@ def export(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
            namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
            output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout).")) -> None:
     """Export records as JSONL."""
+    from salam._util.jsonl import write_text_atomic
     from salam.memory.transfer import export_jsonl
 
+    if output is not None:
+        check_output_file(output)
     with open_memory(memory, chroma_url, embedder, create=False) as mem:
         lines = list(export_jsonl(mem, namespace))
     text = "".join(line + "\n" for line in lines)
     if output is None:
         sys.stdout.write(text)
     else:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        write_text_atomic(output, text)
         typer.echo(f"wrote {len(lines)} records to {output}", err=True)
 
 
 @app.command()
 def prune(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
-          margin: Optional[int] = typer.Option(2, help="Remove records whose hurt count exceeds helped by at least this."),
-          max_age_days: Optional[float] = typer.Option(None, help="Remove records older than this."),
-          max_count: Optional[int] = typer.Option(None, help="Keep at most this many newest records per namespace."),
+          margin: Optional[int] = typer.Option(2, min=1, help="Remove records whose hurt count exceeds helped by at least this."),
+          max_age_days: Optional[float] = typer.Option(None, min=0, help="Remove records older than this."),
+          max_count: Optional[int] = typer.Option(None, min=0, help="Keep at most this many newest records per namespace."),
           namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
-          dry_run: bool = typer.Option(False, help="Say what would go, remove nothing."), as_json: bool = JsonOpt) -> None:
+          dry_run: bool = typer.Option(False, help="Say what would go, remove nothing."), yes: bool = YesOpt,
+          as_json: bool = JsonOpt) -> None:
     """Remove memories that hurt more than they help, or by age or count."""
+    settings = dict(margin=margin, max_age_days=max_age_days, max_count=max_count, namespace=namespace)
     with open_memory(memory, chroma_url, embedder, create=False) as mem:
-        report = mem.prune(margin=margin, max_age_days=max_age_days, max_count=max_count, namespace=namespace, dry_run=dry_run)
+        report = mem.prune(**settings, dry_run=True)  # type: ignore[arg-type]
+        if not dry_run and report.removed:
+            confirm_removal(report.removed, yes)
+            report = mem.prune(**settings)  # type: ignore[arg-type]
     data = {"removed": report.removed, "by_outcome": report.by_outcome, "by_age": report.by_age,
             "by_count": report.by_count, "dry_run": dry_run}
     print_json(data) if as_json else typer.echo(
@@ -220,8 +231,9 @@ def prune(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
 
 @app.command()
 def delete(record_ids: list[str] = typer.Argument(..., help="Record ids."), memory: Optional[str] = MemoryOpt,
-           chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt) -> None:
+           chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt, yes: bool = YesOpt) -> None:
     """Delete records by id."""
     with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        confirm_removal(len(mem.get_many(record_ids)), yes)
         removed = mem.delete(record_ids)
     typer.echo(f"deleted {removed} of {len(record_ids)}")

@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+from salam.cli.common import ANSWER_MODES, one_of, similarity
+from salam.defaults import RETRIEVAL_K, RETRIEVAL_THRESHOLD
+
 app = typer.Typer(help="Fine-tune the study assistant on feedback that worked (TRL SFT + LoRA, CPU).", no_args_is_help=True)
 
 
@@ -16,13 +19,13 @@ def il(
     transcripts: list[Path] = typer.Option([], "--transcripts", help="Gather transcripts (JSONL); repeatable."),
     teacher: list[Path] = typer.Option([], "--teacher", help="Teacher feedback files (*_feedback_gpt4.json); repeatable."),
     base: str = typer.Option("local", "--base", help="Base model: local or hf:<folder>."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use at most this many examples."),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many optimizer steps (-1: epochs decide)."),
-    epochs: float = typer.Option(1.0, "--epochs"),
-    batch_size: int = typer.Option(4, "--batch-size"),
-    grad_accum: int = typer.Option(2, "--grad-accum", help="Gradient accumulation steps."),
-    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
-    min_examples: int = typer.Option(64, "--min-examples", help="Refuse to train on fewer examples."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use at most this many examples."),
+    max_steps: int = typer.Option(-1, "--max-steps", min=-1, help="Stop after this many optimizer steps (-1: epochs decide)."),
+    epochs: float = typer.Option(1.0, "--epochs", min=0.01),
+    batch_size: int = typer.Option(4, "--batch-size", min=1),
+    grad_accum: int = typer.Option(2, "--grad-accum", min=1, help="Gradient accumulation steps."),
+    learning_rate: float = typer.Option(2e-4, "--learning-rate", min=1e-9, max=1.0),
+    min_examples: int = typer.Option(64, "--min-examples", min=1, help="Refuse to train on fewer examples."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train a LoRA adapter for the assistant; use it as `local+lora:OUT`."""
@@ -52,17 +55,17 @@ def eval_assistant(
     assistants: list[str] = typer.Option(..., "--assistant", help="Assistant spec; repeat to compare."),
     heldout: Optional[Path] = typer.Option(
         None, "--heldout", help="validation.jsonl from `salam train il` (default: the main model's own BBQ train-split mistakes)."),
-    heldout_limit: Optional[int] = typer.Option(60, "--heldout-limit"),
+    heldout_limit: Optional[int] = typer.Option(60, "--heldout-limit", min=1),
     model: str = typer.Option("local", "--model", help="Main model answering the BBQ test questions."),
-    per_category: int = typer.Option(40, "--per-category", help="BBQ test questions per category."),
+    per_category: int = typer.Option(40, "--per-category", min=1, help="BBQ test questions per category."),
     mistakes_per_category: int = typer.Option(
         40, "--mistakes-per-category", min=1, help="Without --heldout: BBQ train questions per category the main model answers."),
     train_offset: int = typer.Option(
         40, "--train-offset", min=0, help="Without --heldout: skip this many train questions per category (those a gather run used)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated BBQ categories (default: all available)."),
-    k: int = typer.Option(3, "-k"),
-    threshold: float = typer.Option(0.9, "--threshold"),
-    answer_mode: str = typer.Option("choice", "--answer-mode"),
+    k: int = typer.Option(RETRIEVAL_K, "-k", min=1),
+    threshold: float = typer.Option(RETRIEVAL_THRESHOLD, "--threshold", callback=similarity),
+    answer_mode: str = typer.Option("choice", "--answer-mode", callback=one_of(*ANSWER_MODES)),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the Markdown report here."),
 ) -> None:

@@ -20,7 +20,13 @@ LOCK_NAME = ".salam.lock"
 def acquire_store_lock(folder: Path, timeout: float | None = None) -> FileLock:
     """Wait up to ``timeout`` seconds (``SALAM_LOCK_TIMEOUT``, default 60) for the folder's lock."""
     if timeout is None:
-        timeout = float(os.environ.get("SALAM_LOCK_TIMEOUT", "60"))
+        raw = os.environ.get("SALAM_LOCK_TIMEOUT", "60")
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise StoreError(f"SALAM_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
+        if not timeout >= 0:  # also refuses nan
+            raise StoreError(f"SALAM_LOCK_TIMEOUT must be a number of seconds, not {raw!r}")
     lock = FileLock(str(folder / LOCK_NAME), timeout=timeout)
     try:
         lock.acquire()

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from salam._util.home import default_memory_dir
 from salam.memory.chroma import (
+    KINDS,
     choose_embedder,
     collection_name,
     collection_names,
@@ -184,7 +185,8 @@ class MistakeMemory:
     ) -> PruneReport:
         """Remove records that hurt more than they helped (by ``margin``), older than an age, or beyond a count.
 
-        The count limit keeps the newest records of each namespace.
+        The count limit keeps the newest records of each namespace and kind (mistakes and solved cases
+        are counted apart). Helped and hurt are :func:`salam.types.memory_outcome`'s.
         """
         doomed: dict[str, str] = {}
         now = datetime.now(timezone.utc)
@@ -199,10 +201,12 @@ class MistakeMemory:
                     doomed[r.id] = "age"
                     by_age += 1
             if max_count is not None:
-                survivors = sorted((r for r in records if r.id not in doomed), key=lambda r: r.created_at, reverse=True)
-                for r in survivors[max_count:]:
-                    doomed[r.id] = "count"
-                    by_count += 1
+                for kind in KINDS:
+                    survivors = sorted((r for r in records if r.id not in doomed and r.kind == kind),
+                                       key=lambda r: r.created_at, reverse=True)
+                    for r in survivors[max_count:]:
+                        doomed[r.id] = "count"
+                        by_count += 1
         if doomed and not dry_run:
             self.delete(list(doomed))
         return PruneReport(len(doomed), by_outcome, by_age, by_count)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from salam.answering.options import split_options
 from salam.answering.scoring import extract_choice, normalise_letter
-from salam.errors import DataError
+from salam.errors import DataError, data_shape
 from salam.memory.codec import normalise_question
 from salam.memory.store import MistakeMemory
 from salam.types import MistakeRecord
@@ -63,7 +63,6 @@ def _load_json(path: Path) -> Any:
         raise DataError(f"cannot read {path}: {exc}") from exc
 
 
-
 def _task_name(raw: str) -> str:
     return raw.removesuffix("_zero_shot").removesuffix("_few_shot")
 
@@ -72,16 +71,23 @@ def _feedback_by_question(path: Path) -> tuple[dict[str, dict[str, str]], list[d
     data = _load_json(path)
     by_question: dict[str, dict[str, str]] = {}
     in_order: list[dict[str, str]] = []
-    for inst in data.get("instances", []):
-        question = inst["input"].split(_FEEDBACK_MARKER)[0]
-        try:
-            fb = json.loads(inst["output"])
-        except ValueError:
-            fb = {"reason": "", "guideline": inst["output"]}
-        entry = {"reason": str(fb.get("reason", "")), "guideline": str(fb.get("guideline", ""))}
-        by_question[normalise_question(question)] = entry
-        in_order.append(entry)
+    with data_shape(path, 'a SALAM feedback file ({"instances": [{"input", "output"}, ...]})'):
+        for inst in data.get("instances", []):
+            _add_feedback(inst, by_question, in_order)
     return by_question, in_order
+
+
+def _add_feedback(inst: dict, by_question: dict, in_order: list) -> None:
+    question = inst["input"].split(_FEEDBACK_MARKER)[0]
+    try:
+        fb = json.loads(inst["output"])
+    except ValueError:
+        fb = {"reason": "", "guideline": inst["output"]}
+    if not isinstance(fb, dict):
+        fb = {"reason": "", "guideline": str(fb)}
+    entry = {"reason": str(fb.get("reason", "")), "guideline": str(fb.get("guideline", ""))}
+    by_question[normalise_question(question)] = entry
+    in_order.append(entry)
 
 
 def salam_release_records(folder: Path, namespace: str = "default") -> tuple[list[MistakeRecord], ImportReport]:
@@ -99,39 +105,49 @@ def salam_release_records(folder: Path, namespace: str = "default") -> tuple[lis
         feedback_path = folder / f"{prefix}_feedback_gpt4.json"
         by_question, in_order = _feedback_by_question(feedback_path) if feedback_path.is_file() else ({}, [])
         items = _load_json(mistakes_path)
-        for position, item in enumerate(items):
-            prompt = item["response/prompt_str"]
-            fb = by_question.get(normalise_question(prompt))
-            if fb is None and len(in_order) == len(items):
-                fb = in_order[position]
-            if fb is None:
-                report.without_feedback += 1
-            _, options = split_options(prompt)
-            # Flan-T5 sometimes wrote the option's text instead of its letter: map it back when it is unambiguous.
-            raw_output = str(item["response/output"])
-            letters = [chr(ord("A") + i) for i in range(len(options))]
-            wrong = extract_choice(raw_output, letters, options) or raw_output.strip()
-            records.append(MistakeRecord(
-                namespace=namespace, kind="mistake", task=_task_name(item.get("task", prefix)), question=prompt,
-                options=options, wrong_answer=wrong, true_answer=normalise_letter(item["response/target_str"]),
-                reason=(fb or {}).get("reason", ""), guideline=(fb or {}).get("guideline", ""), source="import",
-                main_model="flan-t5-xxl", assistant_model="gpt-4" if fb else "",
-            ))
+        with data_shape(mistakes_path, "a SALAM release mistakes file (a list of Flan-T5 answers)"):
+            records += _mistakes(items, by_question, in_order, namespace, prefix, report)
         report.files[mistakes_path.name] = len(items)
         correct_path = folder / f"{prefix}_flan_t5_correct.json"
         if correct_path.is_file():
             solved = _load_json(correct_path)
-            for item in solved:
-                prompt = item["response/prompt_str"]
-                _, options = split_options(prompt)
-                records.append(MistakeRecord(
-                    namespace=namespace, kind="solved", task=_task_name(item.get("task", prefix)), question=prompt,
-                    options=options, true_answer=normalise_letter(item["response/target_str"]), source="import",
-                    main_model="flan-t5-xxl",
-                ))
+            with data_shape(correct_path, "a SALAM release file of correct answers"):
+                records += [_solved(item, namespace, prefix) for item in solved]
             report.files[correct_path.name] = len(solved)
     report.read = len(records)
     return records, report
+
+
+def _mistakes(items: list, by_question: dict, in_order: list, namespace: str, prefix: str,
+              report: ImportReport) -> list[MistakeRecord]:
+    records = []
+    for position, item in enumerate(items):
+        prompt = item["response/prompt_str"]
+        fb = by_question.get(normalise_question(prompt))
+        if fb is None and len(in_order) == len(items):
+            fb = in_order[position]
+        if fb is None:
+            report.without_feedback += 1
+        _, options = split_options(prompt)
+        # Flan-T5 sometimes wrote the option's text instead of its letter: map it back when it is unambiguous.
+        raw_output = str(item["response/output"])
+        letters = [chr(ord("A") + i) for i in range(len(options))]
+        wrong = extract_choice(raw_output, letters, options) or raw_output.strip()
+        records.append(MistakeRecord(
+            namespace=namespace, kind="mistake", task=_task_name(item.get("task", prefix)), question=prompt,
+            options=options, wrong_answer=wrong, true_answer=normalise_letter(item["response/target_str"]),
+            reason=(fb or {}).get("reason", ""), guideline=(fb or {}).get("guideline", ""), source="import",
+            main_model="flan-t5-xxl", assistant_model="gpt-4" if fb else "",
+        ))
+    return records
+
+
+def _solved(item: dict, namespace: str, prefix: str) -> MistakeRecord:
+    prompt = item["response/prompt_str"]
+    _, options = split_options(prompt)
+    return MistakeRecord(namespace=namespace, kind="solved", task=_task_name(item.get("task", prefix)), question=prompt,
+                         options=options, true_answer=normalise_letter(item["response/target_str"]), source="import",
+                         main_model="flan-t5-xxl")
 
 
 def import_records(

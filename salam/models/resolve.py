@@ -68,7 +68,12 @@ def _huggingface(ref: str, **kwargs: Any):
         # A hub id: download once into the Hugging Face cache (users have a network; tests do not).
         from huggingface_hub import snapshot_download
 
-        path = Path(snapshot_download(ref))
+        try:
+            path = Path(snapshot_download(ref))
+        except Exception as exc:  # offline, unknown repo, gated model, network errors: all one line for the user
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelSpecError(f"cannot get model {ref!r} from the Hugging Face hub: {reason} "
+                                 "(give hf:<local folder> to use a model on disk)") from exc
     return local_model_from_dir(path, name=ref, **_local_kwargs(kwargs))
 
 

@@ -19,7 +19,7 @@ from salam.answering.scoring import normalise_letter
 from salam.assistant.assistant import ANALYSE_PREFIX, analyse_prompt
 from salam.assistant.leakage import find_leak
 from salam.assistant.parsing import parse_feedback
-from salam.errors import DataError
+from salam.errors import DataError, data_shape
 from salam.loops import read_transcript
 from salam.types import Question
 
@@ -72,23 +72,28 @@ def from_teacher(paths: Sequence[Path], report: DatasetReport) -> list[tuple[Que
     total = 0
     for path in paths:
         try:
-            instances = json.loads(path.read_text(encoding="utf-8"))["instances"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{path}: not a SALAM feedback file ({exc})") from exc
-        total += len(instances)
-        for i, inst in enumerate(instances):
-            question_text = inst["input"].split("\nWe get the answer")[0]
-            match = _TEACHER_ANSWERS.search(inst["input"])
-            parsed = parse_feedback(inst["output"])
-            if not match or not parsed:
-                continue
-            text, options = split_options(question_text)
-            q = Question(id=f"{path.stem}-{i}", task=path.stem.split("_")[0], text=text, options=options,
-                         answer=normalise_letter(match.group(2)) if options else match.group(2).strip())
-            out.append((q, normalise_letter(match.group(1)) if options else match.group(1).strip(), parsed[0], parsed[1], "teacher"))
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from exc
+        with data_shape(path, 'a SALAM feedback file ({"instances": [{"input", "output"}, ...]})'):
+            instances = json.loads(text)["instances"]
+            total += len(instances)
+            out += [item for i, inst in enumerate(instances) if (item := _teacher_item(path, i, inst))]
     report.step("teacher instances", total)
     report.step("teacher parsed", len(out))
     return out
+
+
+def _teacher_item(path: Path, index: int, inst: dict) -> tuple[Question, str, str, str, str] | None:
+    question_text = inst["input"].split("\nWe get the answer")[0]
+    match = _TEACHER_ANSWERS.search(inst["input"])
+    parsed = parse_feedback(str(inst["output"]))
+    if not match or not parsed:
+        return None
+    text, options = split_options(question_text)
+    q = Question(id=f"{path.stem}-{index}", task=path.stem.split("_")[0], text=text, options=options,
+                 answer=normalise_letter(match.group(2)) if options else match.group(2).strip())
+    return q, normalise_letter(match.group(1)) if options else match.group(1).strip(), parsed[0], parsed[1], "teacher"
 
 
 def build_examples(

@@ -17,16 +17,15 @@ from salam.types import MistakeRecord, Question
 
 def load_heldout(path: Path, limit: int | None = None) -> list[tuple[Question, str]]:
     """(question, wrong answer) pairs from a ``validation.jsonl`` written by ``salam train il``."""
-    from salam.errors import DataError
+    from salam.bench.data import read_data_text
+    from salam.errors import data_shape
 
     pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_data_text(path).splitlines(), 1):
         if line.strip():
-            try:
+            with data_shape(f"{path}:{number}", "a held-out example (question, wrong)"):
                 row = json.loads(line)
-                pairs.append((Question.model_validate(row["question"]), row["wrong"]))
-            except (ValueError, KeyError) as exc:
-                raise DataError(f"{path}:{number}: not a held-out example ({exc})") from exc
+                pairs.append((Question.model_validate(row["question"]), str(row["wrong"])))
     return pairs[:limit] if limit else pairs
 
 
