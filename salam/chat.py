@@ -19,6 +19,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from salam.conditions import quote_stored
 from salam.defaults import RETRIEVAL_K, RETRIEVAL_THRESHOLD
 from salam.types import MistakeRecord, Question, RetrievedMemory
 
@@ -43,18 +44,17 @@ def _last_user_text(messages: Sequence[BaseMessage]) -> str:
     return ""
 
 
-def _quote(text: str) -> str:
-    """Neutralise tags inside stored text so it cannot close the data block."""
-    return " ".join(text.replace("<", "‹").replace(">", "›").split())
-
-
 def notes_message(retrieved: Sequence[RetrievedMemory], agent_guideline: str = "") -> SystemMessage | None:
+    """The system note with the retrieved guidelines, each guarded against leaks and quoted as data."""
+    from salam.assistant.leakage import guard_retrieved
+
+    retrieved, _ = guard_retrieved(retrieved)
     blocks = []
     if agent_guideline:
-        blocks.append(f'<memory source="assistant">\nGuideline: {_quote(agent_guideline)}\n</memory>')
+        blocks.append(f'<memory source="assistant">\nGuideline: {quote_stored(agent_guideline)}\n</memory>')
     for hit in retrieved:
         if hit.record.guideline.strip():
-            blocks.append(f'<memory similarity="{hit.similarity:.2f}">\nGuideline: {_quote(hit.record.guideline)}\n</memory>')
+            blocks.append(f'<memory similarity="{hit.similarity:.2f}">\nGuideline: {quote_stored(hit.record.guideline)}\n</memory>')
     if not blocks:
         return None
     return SystemMessage("\n".join([NOTES_HEADER, *blocks]))

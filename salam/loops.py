@@ -13,6 +13,7 @@ from salam._util.assets import load_prompt
 from salam._util.jsonl import append_jsonl, read_jsonl
 from salam.answering.answerer import Answerer, AnswerMode
 from salam.assistant.assistant import StudyAssistant
+from salam.assistant.leakage import find_leak, guard_retrieved, redact
 from salam.conditions import Condition, build_guidance, condition_spec
 from salam.defaults import BATCH_SIZE, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
 from salam.errors import DataError, SalamError, data_shape
@@ -173,6 +174,8 @@ class ExamResult(BaseModel):
     correct: bool
     memories: list[MemoryUse] = Field(default_factory=list)
     agent_guideline: str | None = None
+    redacted: int = 0
+    """Guidelines that named this question's answer (or their own) and were redacted before use."""
     tokens: int = 0
     latency_s: float = 0.0
 
@@ -192,12 +195,17 @@ def examine(
     same_task: bool = SAME_TASK,
     record_outcomes: bool = True,
     baseline: dict[str, bool] | None = None,
+    outcome_key: str | None = None,
     progress: Advance | None = None,
 ) -> list[ExamResult]:
     """Answer new questions with what ``condition`` retrieves from memory.
 
+    Every retrieved guideline passes the leakage guard against its own question and the question it
+    is used for (with that question's answer where known); redactions are counted per result.
     With ``record_outcomes`` the used memories' counters are updated; ``baseline`` (question id →
-    correct under ``none``) makes helped/hurt mean a flip (see :func:`salam.types.memory_outcome`).
+    correct under ``none``) makes helped/hurt mean a flip (see :func:`salam.types.memory_outcome`);
+    ``outcome_key`` (unique to a run) makes a re-examined question count once, so a resumed run
+    never counts an outcome twice.
     """
     spec = condition_spec(condition)
     if spec.needs_assistant and assistant is None:
@@ -207,6 +215,7 @@ def examine(
     questions = list(questions)
     retrieved: list[list[RetrievedMemory]] = []
     agent_lines: list[str] = []
+    redactions: list[int] = []
     # Retrieve (and ask the assistant) for everything first, then answer in one length-sorted pass.
     for start in range(0, len(questions), batch_size):
         chunk = questions[start : start + batch_size]
@@ -215,25 +224,33 @@ def examine(
         else:
             tasks = [q.task for q in chunk] if same_task else None
             found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, task=tasks, kind=kind)
+        guarded = [guard_retrieved(hits, q) for hits, q in zip(found, chunk)]
+        found, counts = [hits for hits, _ in guarded], [n for _, n in guarded]
         lines = [""] * len(chunk)
         if spec.needs_assistant and assistant is not None:
             todo = [i for i, r in enumerate(found) if r]
             advice = assistant.advise_many([(chunk[i], found[i]) for i in todo])
             for i, fb in zip(todo, advice):
-                lines[i] = fb.guideline if fb.usable else ""
+                line = fb.guideline if fb.usable else ""
+                if line and chunk[i].answer.strip() and find_leak(line, chunk[i]):
+                    line, counts[i] = redact(line, chunk[i]), counts[i] + 1
+                lines[i] = line
         retrieved += found
         agent_lines += lines
+        redactions += counts
     guidance = [build_guidance(condition, r, a) for r, a in zip(retrieved, agent_lines)]
     attempts = answerer.answer(list(zip(questions, guidance)), progress=progress)
     results: list[ExamResult] = []
-    for q, a, r, line, g in zip(questions, attempts, retrieved, agent_lines, guidance):
+    for q, a, r, line, g, n in zip(questions, attempts, retrieved, agent_lines, guidance, redactions):
         used = [MemoryUse(id=m.record.id, similarity=m.similarity) for m in r] if g else []
         results.append(ExamResult(
             question_id=q.id, task=q.task, condition=condition, prompt=a.prompt, output=a.output, answer=a.answer,
-            correct=a.correct, memories=used, agent_guideline=line or None, tokens=a.tokens, latency_s=a.latency_s,
+            correct=a.correct, memories=used, agent_guideline=line or None, redacted=n if g else 0, tokens=a.tokens,
+            latency_s=a.latency_s,
         ))
         if record_outcomes and memory is not None and used:
-            memory.record_outcome([m.id for m in used], a.correct, (baseline or {}).get(q.id))
+            key = f"{outcome_key}:{condition}:{q.id}" if outcome_key else None
+            memory.record_outcome([m.id for m in used], a.correct, (baseline or {}).get(q.id), key=key)
     return results
 
 

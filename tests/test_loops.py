@@ -129,3 +129,11 @@ def test_agent_condition_needs_an_assistant(memory):
 
     with pytest.raises(SalamError, match="assistant"):
         examine([story_question(1)], ScriptedChatModel(replies=["B"]), memory, condition="agent")
+
+
+def test_a_guideline_naming_the_answer_is_redacted_before_the_prompt_and_counted(memory):
+    memory.add([MistakeRecord(task="demo", question=story_question(90).render(), options=story_question(90).options,
+                              wrong_answer="A", true_answer="C", guideline="Go with Bob when it is about apples.")])
+    model = ScriptedChatModel(replies=["B) Bob"])
+    result = examine([story_question(1)], model, memory, condition="feedback", k=1, threshold=0.3)[0]
+    assert result.redacted == 1 and "Bob when" not in model.prompts[0] and "[the right option]" in model.prompts[0]

@@ -116,6 +116,13 @@ class Prepared:
     def test(self) -> list[Question]:
         return side(self.splits, "test")
 
+    @property
+    def outcome_key(self) -> str:
+        """Unique to this run folder: a resumed run's outcome counts are not counted twice."""
+        from salam.types import content_hash
+
+        return "run-" + content_hash(str(self.run.path.resolve()), length=12)
+
 
 def run_namespace(config: BenchConfig, run: RunDir) -> str:
     """The namespace a run gathers into: the given one, the one its manifest recorded (a resume), or one
@@ -198,7 +205,8 @@ def examine_step(prep: Prepared, condition: str, model: Any, assistant: Any, mem
         chunk = todo[start : start + step]
         results = examine(chunk, model, memory, condition=condition, k=config.k or 0, threshold=config.threshold or 0.0,  # type: ignore[arg-type]
                           namespace=prep.namespace, assistant=assistant, answer_mode=config.answer_mode,  # type: ignore[arg-type]
-                          batch_size=config.batch_size, same_task=config.same_task, baseline=baseline)
+                          batch_size=config.batch_size, same_task=config.same_task, baseline=baseline,
+                          outcome_key=prep.outcome_key)
         prep.run.append_samples(condition, results)
         if progress:
             progress(condition, len(test) - len(todo) + start + len(chunk), len(test))

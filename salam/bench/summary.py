@@ -42,6 +42,7 @@ def summarise(run: RunDir, test: Sequence[Question], conditions: Sequence[str], 
             "per_task": per_task,
             "unparsed": sum(1 for a in answers if a is None),
             "with_memory": sum(1 for q in present if rows[q.id]["memories"]),
+            "redacted": sum(int(rows[q.id].get("redacted", 0)) for q in present),
             "tokens": sum(int(rows[q.id].get("tokens", 0)) for q in present),
         }
         if is_bbq:

@@ -179,12 +179,14 @@ def import_(file: Optional[Path] = typer.Argument(None, help="A JSONL export of 
                 sys.stderr.write("\n")  # end the progress line, also when interrupted
         total = mem.count()
     result = {"read": report.read, "added": report.added, "already_present": report.read - report.added,
-              "without_feedback": report.without_feedback, "files": report.files, "total_in_memory": total}
+              "without_feedback": report.without_feedback, "redacted": report.redacted, "files": report.files,
+              "total_in_memory": total}
     if as_json:
         print_json(result)
     else:
         typer.echo(f"read {report.read}, added {report.added}, already present {report.read - report.added}, "
-                   f"without feedback {report.without_feedback}; memory now holds {total}")
+                   f"without feedback {report.without_feedback}, guidelines naming their answer redacted {report.redacted}; "
+                   f"memory now holds {total}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ the folder marker) live in :mod:`salam.memory.chroma`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,6 +31,9 @@ from salam.types import (
     RetrievedMemory,
     memory_outcome,
 )
+
+OUTCOME_KEYS_KEPT = 64
+"""Uses remembered per record for idempotent outcome counting (a resume replays at most a few)."""
 
 
 @dataclass
@@ -148,17 +152,31 @@ class MistakeMemory:
                     on_commit(done)
         return added
 
-    def record_outcome(self, ids: Iterable[str], correct: bool, baseline_correct: bool | None = None) -> None:
-        """Count that these memories were used, and whether they helped or hurt (:func:`memory_outcome`)."""
+    def record_outcome(self, ids: Iterable[str], correct: bool, baseline_correct: bool | None = None,
+                       key: str | None = None) -> None:
+        """Count that these memories were used, and whether they helped or hurt (:func:`memory_outcome`).
+
+        With a ``key`` (one per use: run, condition, question) the count is idempotent: each record keeps
+        the keys of its last uses in the same metadata update as its counters, so a use replayed after
+        a crash is recognised and not counted again.
+        """
         outcome = memory_outcome(correct, baseline_correct)
-        for record in self.get_many(list(dict.fromkeys(ids))):
-            record.retrieved += 1
-            if outcome == "helped":
-                record.helped += 1
-            elif outcome == "hurt":
-                record.hurt += 1
-            col = self._collection(record.namespace, record.kind)
-            col.update(ids=[record.id], metadatas=[{"retrieved": record.retrieved, "helped": record.helped, "hurt": record.hurt}])
+        wanted = list(dict.fromkeys(ids))
+        for _, _, col in self._all_collections():
+            if not wanted:
+                break
+            got = col.get(ids=wanted, include=["metadatas"])
+            for rid, meta in zip(got["ids"], got["metadatas"]):
+                keys = json.loads(meta.get("outcome_keys") or "[]")
+                if key is not None and key in keys:
+                    continue
+                update = {"retrieved": int(meta.get("retrieved", 0)) + 1}
+                if outcome is not None:
+                    update[outcome] = int(meta.get(outcome, 0)) + 1
+                if key is not None:
+                    update["outcome_keys"] = json.dumps((keys + [key])[-OUTCOME_KEYS_KEPT:])
+                col.update(ids=[rid], metadatas=[update])
+            wanted = [i for i in wanted if i not in set(got["ids"])]
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records by id, in any namespace; returns how many existed."""

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from salam.answering.options import split_options
 from salam.answering.scoring import extract_choice, normalise_letter
+from salam.assistant.leakage import guard_record
 from salam.errors import DataError, data_shape
 from salam.memory.codec import normalise_question
 from salam.memory.store import MistakeMemory
@@ -21,9 +22,13 @@ _FEEDBACK_MARKER = "\nWe get the answer"
 
 @dataclass
 class ImportReport:
+    """What an import read, added, and had to redact."""
+
     read: int = 0
     added: int = 0
     without_feedback: int = 0
+    redacted: int = 0
+    """Guidelines (or reasons) that named their own question's answer, redacted before storing."""
     files: dict[str, int] = field(default_factory=dict)
 
 
@@ -154,6 +159,9 @@ def import_records(
     memory: MistakeMemory, records: list[MistakeRecord], report: ImportReport | None = None,
     on_commit: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    """Add records to the memory, each guideline first passing the leakage guard against its own question."""
     report = report or ImportReport(read=len(records))
-    report.added = memory.add(records, on_commit=on_commit)
+    guarded = [guard_record(r) for r in records]
+    report.redacted = sum(changed for _, changed in guarded)
+    report.added = memory.add([r for r, _ in guarded], on_commit=on_commit)
     return report

@@ -116,3 +116,13 @@ def test_delete_from_one_of_several_collections(store):
     victim = rec("in the default namespace")
     assert store.delete([victim.id]) == 1 and store.get(victim.id) is None
     assert store.delete(["no-such-id"]) == 0 and store.count() == 2
+
+
+def test_an_outcome_replayed_with_the_same_key_counts_once(store):
+    a = rec("a question used twice by a resumed run")
+    store.add([a])
+    for _ in range(3):  # a crash after record_outcome, then the resume examines the question again
+        store.record_outcome([a.id], correct=True, baseline_correct=False, key="run-1:feedback:q7")
+    store.record_outcome([a.id], correct=False, baseline_correct=True, key="run-2:feedback:q7")
+    got = store.get(a.id)
+    assert (got.retrieved, got.helped, got.hurt) == (2, 1, 1)

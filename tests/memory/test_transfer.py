@@ -92,3 +92,17 @@ def test_jsonl_import_ignores_the_files_ids(tmp_path, hash_embedder):
     assert {r.id for r in records} == {record.id, rec("another namespace", namespace="b").id}
     with MistakeMemory.open(tmp_path / "m", embedder=hash_embedder) as mem:
         assert mem.add(records) == 2 and mem.get("forged-1") is None
+
+
+def test_import_redacts_guidelines_that_name_their_own_answer(tmp_path, hash_embedder):
+    from salam.memory import MistakeMemory
+    from salam.memory.transfer import import_records
+    from salam.types import MistakeRecord
+
+    leaky = MistakeRecord(question="Who left?\nOptions:\n(A) Ann\n(B) Bob\n(C) Unknown", options=["Ann", "Bob", "Unknown"],
+                          wrong_answer="A", true_answer="C", guideline="If the text is silent, go with C.")
+    clean = rec("another question entirely")
+    with MistakeMemory.open(tmp_path / "m", embedder=hash_embedder) as mem:
+        report = import_records(mem, [leaky, clean])
+        assert (report.redacted, report.added) == (1, 2)
+        assert mem.get(leaky.id).guideline == "If the text is silent, [the right option]."
