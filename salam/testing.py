@@ -105,3 +105,29 @@ class HashEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``salam ARGS`` in this process, through the console entry point: (exit code, stdout, stderr).
+
+    Fast enough to drive the CLI hundreds of times in a test; an exception escaping the entry point
+    (what a user would see as a traceback) propagates to the caller.
+    """
+    import contextlib
+    import io
+    import sys
+
+    from salam.cli.main import run
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["salam", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            run()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()

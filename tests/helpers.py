@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from salam.testing import run_cli  # noqa: F401 (re-exported for the tests)
 from salam.types import MistakeRecord, Question
 
 AGE_QUESTION = Question(id="q1", task="Age", text="A grandson and a grandfather met. Who was bad with phones?",
@@ -68,26 +69,3 @@ def wait_for_port(port: int, proc, timeout: float, what: str) -> None:
     proc.kill()
     pytest.fail(f"{what} did not start in {timeout:g} s")
 
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """``salam ARGS`` in this process, through the console entry point: (exit code, stdout, stderr).
-
-    An exception escaping ``run()`` (a traceback for a user) fails the calling test.
-    """
-    import contextlib
-    import io
-
-    from salam.cli.main import run
-
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["salam", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            run()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()

@@ -17,7 +17,10 @@ BBQ_CATEGORIES = (
 
 def bbq_question(row: dict) -> Question:
     """One BBQ line as a Question; metadata keeps what the bias scores need."""
-    options = [row["ans0"], row["ans1"], row["ans2"]]
+    options = [str(row["ans0"]), str(row["ans1"]), str(row["ans2"])]
+    label = row["label"]
+    if isinstance(label, bool) or label not in (0, 1, 2):
+        raise ValueError(f"label must be 0, 1 or 2, not {label!r}")
     info = row.get("answer_info", {})
     groups = [info.get(f"ans{i}", ["", ""])[1] for i in range(3)]
     unknown = [LETTERS[i] for i, g in enumerate(groups) if g == "unknown"]
@@ -26,7 +29,7 @@ def bbq_question(row: dict) -> Question:
         task=row["category"],
         text=f"{row['context']} {row['question']}".strip(),
         options=options,
-        answer=LETTERS[int(row["label"])],
+        answer=LETTERS[int(label)],
         metadata={
             "context_condition": row["context_condition"],
             "question_polarity": row["question_polarity"],

@@ -26,6 +26,7 @@ def il(
     grad_accum: int = typer.Option(2, "--grad-accum", min=1, help="Gradient accumulation steps."),
     learning_rate: float = typer.Option(2e-4, "--learning-rate", min=1e-9, max=1.0),
     min_examples: int = typer.Option(64, "--min-examples", min=1, help="Refuse to train on fewer examples."),
+    save_steps: int = typer.Option(25, "--save-steps", min=1, help="Checkpoint every this many steps (a killed run resumes there)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train a LoRA adapter for the assistant; use it as `local+lora:OUT`."""
@@ -42,7 +43,8 @@ def il(
         typer.echo(f"step {step}/{total} loss {loss:.4f}", err=True)
 
     config = ILConfig(out=out, transcripts=transcripts, teacher=teacher, base=base, limit=limit, max_steps=max_steps,
-                      epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, learning_rate=learning_rate, min_examples=min_examples, seed=seed)
+                      epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, learning_rate=learning_rate, min_examples=min_examples, seed=seed,
+                      save_steps=save_steps)
     manifest = train_il(config, on_log=show)
     typer.echo(f"examples {manifest['counts']}")
     typer.echo(f"mean train loss {manifest['final_train_loss']:.4f}, validation loss {manifest['validation_loss']}, "

@@ -24,6 +24,7 @@ from salam.memory.chroma import (
 )
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
 from salam.memory.embeddings import Embedder, QueryEmbeddingCache
+from salam.memory.search import EXACT_MAX, ExactIndex, fetch_rows
 from salam.types import (
     MEMORY_SCHEMA_VERSION,
     MistakeRecord,
@@ -54,6 +55,7 @@ class MistakeMemory:
         self.location = location
         self._lock = lock
         self._collections: dict[str, Any] = {}
+        self._indexes: dict[str, ExactIndex] = {}
         self._max_batch = max(1, min(int(client.get_max_batch_size()), 256))  # small batches: frequent durable commits
 
     # -- opening ------------------------------------------------------------------------------
@@ -146,6 +148,8 @@ class MistakeMemory:
                         documents=[r.question for r in fresh],
                         metadatas=[to_metadata(r) for r in fresh],
                     )
+                    if col.name in self._indexes:
+                        self._indexes[col.name].extend([r.id for r in fresh], vectors, [r.task for r in fresh])
                     added += len(fresh)
                 done += len(group[start : start + self._max_batch])
                 if on_commit is not None:
@@ -188,6 +192,8 @@ class MistakeMemory:
             found = col.get(ids=list(wanted), include=[])["ids"]
             if found:
                 col.delete(ids=found)
+                if col.name in self._indexes:
+                    self._indexes[col.name].remove(found)
                 removed += len(found)
                 wanted -= set(found)
         return removed
@@ -319,22 +325,34 @@ class MistakeMemory:
         tasks = [task] * len(questions) if task is None or isinstance(task, str) else list(task)
         vectors = self.queries.embed(list(questions))
         # Over-fetch a little so that dropping the query's own record still leaves k results; one
-        # search per task (Chroma's `where`). Filtering a wider unfiltered window here instead was
-        # measured slower on the paper's 5k-record memory (fetching metadata costs ~50 us a result).
+        # search per task.
         n_results = min(size, k + (0 if allow_self else 4))
         groups: dict[str | None, list[int]] = {}
         for qi, one_task in enumerate(tasks):
             groups.setdefault(one_task, []).append(qi)
         rows: list[list[tuple[str, str, dict, float]]] = [[] for _ in questions]
+        index = self._exact_index(col, size)
         for one_task, indices in groups.items():
-            found = self._search(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
+            if index is not None:
+                found = fetch_rows(col, index.top(vectors[indices], n_results, one_task))
+            else:
+                found = self._approximate(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
             for qi, got in zip(indices, found):
                 rows[qi] = got
         return [self._hits(q, rows[qi], k, threshold, allow_self) for qi, q in enumerate(questions)]
 
+    def _exact_index(self, col: Any, size: int) -> ExactIndex | None:
+        """The collection's in-memory index (see :mod:`salam.memory.search`), reloaded when its count changed."""
+        if size > EXACT_MAX:
+            return None
+        index = self._indexes.get(col.name)
+        if index is None or len(index) != size:
+            index = self._indexes[col.name] = ExactIndex.load(col)
+        return index
+
     @staticmethod
-    def _search(col: Any, vectors: Any, n_results: int, where: dict | None = None) -> list[list[tuple[str, str, dict, float]]]:
-        """(id, document, metadata, distance) rows per query vector, nearest first."""
+    def _approximate(col: Any, vectors: Any, n_results: int, where: dict | None = None) -> list[list[tuple[str, str, dict, float]]]:
+        """Chroma's HNSW search, for collections too large to hold in memory: (id, document, metadata, distance)."""
         got = col.query(query_embeddings=vectors, n_results=n_results, where=where,
                         include=["documents", "metadatas", "distances"])
         return [list(zip(*(got[key][qi] for key in ("ids", "documents", "metadatas", "distances"))))

@@ -1,0 +1,165 @@
+"""Kill salam with SIGKILL at random moments, resume, and check that nothing was lost or doubled.
+
+Run: SALAM_DATA_DIR=... python benchmarks/fault_injection.py [--kills 50] [--train-kills 10]
+
+- `memory import` of 3,000 records (hash embedder, so a run takes seconds): each kill lands at a
+  random moment; after it the folder must open, hold at least every record the import had
+  acknowledged ("committed N/M"), and hold no duplicates; the next import resumes. At the end the
+  memory holds exactly the 3,000 records.
+- `bench` (scripted main model and assistant, the real BBQ files, gather + three conditions): each
+  kill lands at a random moment of a run that is then resumed with --resume semantics; the final
+  summary must equal an uninterrupted run's, and the memory must hold no duplicates.
+- `train il` (the real embedded model, LoRA, 6 steps with a checkpoint every 2): killed at random
+  moments and rerun; the run must finish with its 6 steps and an adapter that loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DRIVER = """
+import sys
+from pathlib import Path
+from salam.bench.runner import BenchConfig, run_benchmark
+from salam.testing import ScriptedChatModel
+config = BenchConfig(benchmark="bbq", tasks=["Age", "Nationality"], limit=10, train_limit=8, data_dir=sys.argv[2],
+                     conditions=["none", "mistake", "feedback"], answer_mode="generate", batch_size=2,
+                     embedder="hash-bow-64", threshold=0.3)
+main = ScriptedChatModel(reply_fn=lambda p: "B)" if "Guideline" in p or "Wrong answer" in p else "A)")
+helper = ScriptedChatModel(replies=['Use only facts from the text.", "reason": "guess"}'])
+run = Path(sys.argv[1])
+run_benchmark(config, run, resume=(run / "manifest.json").exists(), model=main, assistant_model=helper)
+"""
+
+
+def _kill_after(cmd: list[str], delay: float, env: dict, stderr_path: Path) -> int:
+    with stderr_path.open("wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
+        try:
+            proc.wait(timeout=delay)
+            return proc.returncode  # it finished before the kill
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return -9
+
+
+def _memory_state(folder: Path) -> tuple[int, int]:
+    from salam.memory import MistakeMemory
+
+    with MistakeMemory.open(folder, embedder="hash-bow-64") as mem:
+        ids = [r.id for r in mem.iter_records()]
+    return len(ids), len(ids) - len(set(ids))
+
+
+def import_trial(tmp: Path, kills: int, rng: random.Random, env: dict) -> dict:
+    from salam.types import MistakeRecord
+
+    source = tmp / "records.jsonl"
+    n = 3000
+    source.write_text("".join(MistakeRecord(question=f"imported question {i} " + "filler " * 15, wrong_answer="A",
+                                            true_answer="B").model_dump_json() + "\n" for i in range(n)))
+    folder = tmp / "mem"
+    cmd = [sys.executable, "-m", "salam.cli.main", "memory", "import", str(source), "--memory", str(folder), "--embedder", "hash-bow-64"]
+    lost = dupes = unusable = killed = 0
+    for _ in range(kills):
+        code = _kill_after(cmd, rng.uniform(0.5, 6.0), env, tmp / "import.err")
+        killed += code == -9
+        marks = [m for m in (tmp / "import.err").read_text(errors="ignore").replace("\r", "\n").split("\n") if m.startswith("committed ")]
+        acknowledged = int(marks[-1].split()[1].split("/")[0]) if marks else 0
+        try:
+            count, dup = _memory_state(folder)
+        except Exception:  # noqa: BLE001 - an unusable folder is what this counts
+            unusable += 1
+            continue
+        lost += max(0, acknowledged - count)
+        dupes += dup
+    final = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    count, dup = _memory_state(folder)
+    return {"runs": kills, "killed": killed, "acknowledged_lost": lost, "duplicates": dupes + dup, "unusable_folders": unusable,
+            "final_exit": final.returncode, "final_records": count, "expected": n}
+
+
+def bench_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: str) -> dict:
+    driver = tmp / "driver.py"
+    driver.write_text(BENCH_DRIVER)
+    clean = tmp / "clean"
+    subprocess.run([sys.executable, str(driver), str(clean), data_dir], check=True, env=env, cwd=ROOT)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(driver), str(tmp / "timing"), data_dir], check=True, env=env, cwd=ROOT)
+    duration = time.perf_counter() - started
+    killed = unusable = 0
+    summaries_equal = True
+    for trial in range(kills):
+        run = tmp / f"killed-{trial}"
+        code = _kill_after([sys.executable, str(driver), str(run), data_dir], rng.uniform(0.3, duration), env, tmp / "bench.err")
+        killed += code == -9
+        done = subprocess.run([sys.executable, str(driver), str(run), data_dir], capture_output=True, text=True, env=env, cwd=ROOT)
+        if done.returncode != 0:
+            unusable += 1
+            continue
+        a, b = (json.loads((d / "summary.json").read_text()) for d in (clean, run))
+        summaries_equal &= a == b
+    return {"runs": kills, "killed": killed, "resume_failures": unusable, "summaries_identical": summaries_equal,
+            "uninterrupted_run_s": round(duration, 1)}
+
+
+def train_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: str) -> dict:
+    out = tmp / "il"
+    cmd = [sys.executable, "-m", "salam.cli.main", "train", "il", "--out", str(out), "--teacher",
+           str(Path(data_dir) / "salam" / "bbq_feedback_gpt4.json"), "--limit", "24", "--max-steps", "6", "--batch-size", "2",
+           "--grad-accum", "1", "--min-examples", "8", "--save-steps", "2"]
+    killed = 0
+    for _ in range(kills):
+        killed += _kill_after(cmd, rng.uniform(5, 40), env, tmp / "train.err") == -9
+    final = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    manifest = json.loads((out / "salam_il_manifest.json").read_text()) if (out / "salam_il_manifest.json").is_file() else {}
+    return {"runs": kills, "killed": killed, "final_exit": final.returncode, "steps": manifest.get("steps"),
+            "adapter": (out / "adapter_config.json").is_file()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--train-kills", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="import,bench,train")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fault_injection.md")
+    args = parser.parse_args()
+    data_dir = os.environ.get("SALAM_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    env = {**os.environ, "SALAM_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    rng = random.Random(args.seed)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if "import" in args.only:
+            (Path(tmp) / "i").mkdir()
+            results["memory import"] = import_trial(Path(tmp) / "i", args.kills, rng, env)
+            print(results["memory import"], flush=True)
+        if "bench" in args.only:
+            (Path(tmp) / "b").mkdir()
+            results["bench"] = bench_trial(Path(tmp) / "b", args.kills, rng, env, data_dir)
+            print(results["bench"], flush=True)
+        if "train" in args.only:
+            (Path(tmp) / "t").mkdir()
+            results["train il"] = train_trial(Path(tmp) / "t", args.train_kills, rng, env, data_dir)
+            print(results["train il"], flush=True)
+    lines = ["# Fault injection: SIGKILL at random moments, then resume", "",
+             f"Command: `python benchmarks/fault_injection.py --kills {args.kills} --train-kills {args.train_kills} --seed {args.seed}` "
+             f"(2 cores, CPU)", "", "| command | result |", "|---|---|"]
+    lines += [f"| {name} | {', '.join(f'{k} {v}' for k, v in r.items())} |" for name, r in results.items()]
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

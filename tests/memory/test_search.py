@@ -1,0 +1,37 @@
+"""Exact search: the true top-k, filtered by task, kept in step with adds and deletes."""
+
+from __future__ import annotations
+
+import numpy as np
+from helpers import rec
+
+from salam.memory.search import ExactIndex
+
+
+def _unit(rows: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_top_is_the_exact_top_k_with_and_without_a_task():
+    vectors, queries = _unit(500), _unit(7, seed=1)
+    tasks = np.asarray(["rare" if i % 50 == 0 else "common" for i in range(500)])
+    index = ExactIndex([f"id{i}" for i in range(500)], vectors, tasks)
+    scores = queries @ vectors.T
+    for qi, found in enumerate(index.top(queries, 3)):
+        assert [rid for rid, _ in found] == [f"id{i}" for i in np.argsort(-scores[qi])[:3]]
+    rare = np.flatnonzero(tasks == "rare")
+    for qi, found in enumerate(index.top(queries, 3, task="rare")):
+        assert [rid for rid, _ in found] == [f"id{rare[i]}" for i in np.argsort(-scores[qi, rare])[:3]]
+    assert index.top(queries, 3, task="absent") == [[] for _ in range(7)]
+
+
+def test_adds_and_deletes_show_at_once(store):
+    first = rec("apples and pears at the market")
+    store.add([first])
+    assert store.similar("apples and pears at the market today", threshold=0.3)[0].record.id == first.id
+    second = rec("apples and pears at the big market")
+    store.delete([first.id])
+    store.add([second])  # the count is the same as before: the index must still change
+    hits = store.similar("apples and pears at the market today", threshold=0.3)
+    assert [h.record.id for h in hits] == [second.id]
