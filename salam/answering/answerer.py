@@ -50,8 +50,15 @@ class Answerer:
         does: a left-padded batch costs as much as its longest prompt times its size, so mixing a few
         long memory-augmented prompts with short plain ones would make every batch pay for padding.
         """
-        guidelines = guidelines or [None] * len(items)
-        prompts = [answer_prompt(q, g) for q, g in items]
+        return self.answer_prompts([q for q, _ in items], [answer_prompt(q, g) for q, g in items], round_, guidelines, progress)
+
+    def answer_prompts(
+        self, questions: Sequence[Question], prompts: Sequence[str], round_: int = 1,
+        guidelines: Sequence[str | None] | None = None, progress: Callable[[int], None] | None = None,
+    ) -> list[Attempt]:
+        """Attempts for ready-made prompts (e.g. a second attempt), one per question, in order."""
+        guidelines = guidelines or [None] * len(prompts)
+        items = [(q, "") for q in questions]
         order = sorted(range(len(items)), key=lambda i: -len(prompts[i]))
         attempts: list[Attempt | None] = [None] * len(items)
         for start in range(0, len(order), self.batch_size):

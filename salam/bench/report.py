@@ -58,7 +58,30 @@ def run_markdown(run_dir: Path) -> str:
         for name, e in effects.items():
             harmful = ", ".join(f"`{i}`: {n}" for i, n in e["top_harmful_memories"][:3]) or "—"
             lines.append(f"| {name} | {e['wrong_to_right']} | {e['right_to_wrong']} | {harmful} |")
+    if "self_correct" in summary:
+        lines += self_correct_markdown(summary["self_correct"])
     return "\n".join(lines) + "\n"
+
+
+def _sc_row(label: str, m: dict) -> str:
+    test = m.get("mcnemar_t2_vs_t1") or {}
+    p = f"{test['b']}/{test['c']}, p={test['p_value']:.3f}" if test else "—"
+    return (f"| {label} | {m['n']} | {_pct(m['acc_t1'])}{_ci(m.get('ci95_t1', []))} | {_pct(m['acc_t2'])}{_ci(m.get('ci95_t2', []))} | "
+            f"{100 * m['delta']:+.1f} | {_pct(m['delta_i_to_c'])} | {_pct(m['delta_c_to_i'])} | {p} |")
+
+
+def self_correct_markdown(sc: dict) -> list[str]:
+    """The two-attempt table: per task, pooled and macro."""
+    lines = ["", "## Self-correction (two attempts" + (", attempt 2 with the memory's guidelines" if sc.get("with_memory") else "") + ")", "",
+             "| tasks | n | Acc@t1 % [95% CI] | Acc@t2 % [95% CI] | Δ points | Δi→c % | Δc→i % | t2 vs t1 (b/c, McNemar p) |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [_sc_row(md(task), m) for task, m in sc["per_task"].items()]
+    lines.append(_sc_row("**pooled**", sc["pooled"]))
+    lines.append(_sc_row("**macro**", {**sc["macro"], "ci95_t1": [], "ci95_t2": []}))
+    if sc.get("with_memory"):
+        lines.append(f"\nAttempt 2 carried guidelines for {sc['attempt2_with_guidelines']} questions "
+                     f"({sc['redacted']} redacted by the leakage guard).")
+    return lines
 
 
 def plots(run_dir: Path) -> list[Path]:
@@ -110,14 +133,49 @@ def plots(run_dir: Path) -> list[Path]:
 
 
 def compare(run_dirs: Sequence[Path]) -> str:
-    """One table of overall accuracy per condition across runs."""
-    loaded = [(d, RunDir(d).summary()) for d in run_dirs]
+    """Runs side by side: accuracy per condition, the two-attempt metrics, and McNemar of each run
+    against the first on the questions both answered (paired by question id)."""
+    runs = [RunDir(d) for d in run_dirs]
+    loaded = [(r.path, r.summary()) for r in runs]
     conditions = list(dict.fromkeys(c for _, s in loaded for c in s["conditions"]))
     lines = ["| run | model | mode | n | " + " | ".join(conditions) + " |", "|---|---|---|---|" + "---|" * len(conditions)]
     for d, s in loaded:
         cells = [_pct(s["conditions"][c]["accuracy"]) if c in s["conditions"] else "—" for c in conditions]
         lines.append(f"| {md(d.name)} | {md(s['model'])} | {s['answer_mode']} | {s['n_test']} | " + " | ".join(cells) + " |")
+    if any("self_correct" in s for _, s in loaded):
+        lines += ["", "Self-correction (macro over tasks):", "",
+                  "| run | model | Acc@t1 % | Acc@t2 % | Δ points | Δi→c % | Δc→i % | t2 vs t1 p |", "|---|---|---|---|---|---|---|---|"]
+        for d, s in loaded:
+            if "self_correct" in s:
+                m = s["self_correct"]["macro"]
+                lines.append(f"| {md(d.name)} | {md(s['model'])} | {_pct(m['acc_t1'])} | {_pct(m['acc_t2'])} | {100 * m['delta']:+.1f} | "
+                             f"{_pct(m['delta_i_to_c'])} | {_pct(m['delta_c_to_i'])} | {m['mcnemar_t2_vs_t1']['p_value']:.3f} |")
+    lines += _versus_first(runs, conditions)
     return "\n".join(lines) + "\n"
+
+
+def _versus_first(runs: Sequence[RunDir], conditions: Sequence[str]) -> list[str]:
+    """McNemar of every run against the first, per condition and for the self-correction attempts."""
+    from salam.bench.metrics import mcnemar
+    from salam.bench.rundir import SELF_CORRECT
+
+    if len(runs) < 2:
+        return []
+    lines = ["", f"Paired with `{md(runs[0].path.name)}` (b = only it right, c = only this run right, exact McNemar):", "",
+             "| run | what | paired n | b/c | p |", "|---|---|---|---|---|"]
+    base = runs[0]
+    for run in runs[1:]:
+        pairs = [(c, base.samples(c), run.samples(c), lambda r: r["correct"]) for c in conditions]
+        base_sc, run_sc = base.samples(SELF_CORRECT), run.samples(SELF_CORRECT)
+        if base_sc and run_sc:
+            pairs += [("Acc@t1", base_sc, run_sc, lambda r: r["t1"]["correct"]), ("Acc@t2", base_sc, run_sc, lambda r: r["t2"]["correct"])]
+        for what, a, b, correct in pairs:
+            shared = [q for q in a if q in b]
+            if not shared:
+                continue
+            test = mcnemar([bool(correct(a[q])) for q in shared], [bool(correct(b[q])) for q in shared])
+            lines.append(f"| {md(run.path.name)} | {what} | {len(shared)} | {test['b']}/{test['c']} | {test['p_value']:.3f} |")
+    return lines
 
 
 def write_report(run_dir: Path) -> Path:

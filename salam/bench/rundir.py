@@ -5,6 +5,7 @@ A run directory holds everything needed to audit, resume or view a run::
     manifest.json          settings, models, git sha, data checksums, split (written once, before any work)
     gather.jsonl           the gather transcript (imitation-learning data)
     samples/<cond>.jsonl   per-sample logs: prompt, output, answer, score, memories, tokens, latency
+    samples/self_correct.jsonl  the two-attempt protocol per question (with --self-correct)
     timings.json           wall seconds per stage, summed over resumes
     assistant_stats.json   the assistant's parse failures and redacted leaks, summed over resumes
     summary.json           metrics, computed from the sample logs only (a resumed run gives the same summary)
@@ -31,6 +32,9 @@ from salam._util.jsonl import (
     write_text_atomic,
 )
 from salam.errors import SalamError
+
+SELF_CORRECT = "self_correct"
+"""The sample log of the two-attempt protocol (``samples/self_correct.jsonl``)."""
 
 
 def check_writable(folder: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from salam.bench.rundir import RunDir, check_writable, provenance
+from salam.bench.rundir import SELF_CORRECT, RunDir, check_writable, provenance
 from salam.bench.split import Splits, side
 from salam.conditions import CONDITION_NAMES
 from salam.defaults import (
@@ -77,6 +77,10 @@ class BenchConfig:
     """OpenAI-compatible server for ``openai:`` specs."""
     same_task: bool = SAME_TASK
     """Retrieve only memories of the question's own task."""
+    self_correct: bool = False
+    """Also run the two-attempt self-correction protocol on the test split (Acc@t1, Acc@t2, Δ...)."""
+    self_correct_memory: bool = False
+    """Attempt 2 carries the memory's guidelines for the question (the feedback_only condition)."""
 
     def resolved(self) -> "BenchConfig":
         """Fill the paper's retrieval defaults and check the values that are not checked elsewhere."""
@@ -89,6 +93,8 @@ class BenchConfig:
             raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITION_NAMES)}")
         if self.answer_mode not in ("generate", "choice"):
             raise SalamError("--answer-mode must be generate or choice")
+        if self.self_correct_memory and not self.self_correct:
+            self.self_correct = True
         return self
 
     def recorded(self) -> dict[str, Any]:
@@ -213,6 +219,25 @@ def examine_step(prep: Prepared, condition: str, model: Any, assistant: Any, mem
     prep.run.add_timing(condition, time.perf_counter() - began)
 
 
+def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StageProgress | None = None) -> None:
+    """Run the two-attempt protocol on the test questions not yet logged, appending to its sample log."""
+    from salam.selfcorrect.protocol import Guidelines, TwoAttemptRunner
+
+    config, test = prep.config, prep.test
+    todo = [q for q in test if q.id not in prep.run.samples(SELF_CORRECT)]
+    guidelines = Guidelines(memory, prep.namespace, config.k or 0, config.threshold or 0.0, config.same_task) \
+        if config.self_correct_memory else None
+    runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
+    began = time.perf_counter()
+    step = config.batch_size * 4
+    for start in range(0, len(todo), step):
+        chunk = todo[start : start + step]
+        prep.run.append_samples(SELF_CORRECT, runner.run(chunk))
+        if progress:
+            progress(SELF_CORRECT, len(test) - len(todo) + start + len(chunk), len(test))
+    prep.run.add_timing(SELF_CORRECT, time.perf_counter() - began)
+
+
 def run_benchmark(
     config: BenchConfig, run_dir: Path, resume: bool = False, progress: StageProgress | None = None,
     *, model: Any = None, assistant_model: Any = None,
@@ -239,10 +264,13 @@ def run_benchmark(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))
     prep = prepare(config, run_dir, resume)
     with MistakeMemory.open(prep.memory_dir, embedder=config.embedder) as memory:
-        if any(c != "none" for c in config.conditions) and prep.train and config.gather:
+        needs_memory = any(c != "none" for c in config.conditions) or config.self_correct_memory
+        if needs_memory and prep.train and config.gather:
             gather_step(prep, model, assistant, memory, progress)
         for condition in config.conditions:
             examine_step(prep, condition, model, assistant, memory, progress)
+        if config.self_correct:
+            self_correct_step(prep, model, memory, progress)
     summary = summarise(prep.run, prep.test, config.conditions, model_label(model), assistant.name)
     prep.run.write_summary(summary)
     return summary

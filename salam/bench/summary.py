@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any, Sequence
 
 from salam.bench.metrics import accuracy, bbq_scores, bootstrap_ci, mcnemar
-from salam.bench.rundir import RunDir
+from salam.bench.rundir import SELF_CORRECT, RunDir
 from salam.types import Question, memory_outcome
 
 
@@ -53,7 +53,23 @@ def summarise(run: RunDir, test: Sequence[Question], conditions: Sequence[str], 
             entry["memory_effects"] = _memory_effects(paired, baseline, rows)
         summary["conditions"][condition] = entry
     summary["assistant_stats"] = run.assistant_stats()
+    if manifest["config"].get("self_correct"):
+        summary["self_correct"] = _self_correct(run, test, bool(manifest["config"].get("self_correct_memory")))
     return summary
+
+
+def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool) -> dict[str, Any]:
+    """The two-attempt metrics per task and macro, from the self-correction sample log."""
+    from salam.selfcorrect.metrics import summarise_two_attempts
+
+    rows = run.samples(SELF_CORRECT)
+    present = [q for q in test if q.id in rows]
+    out = summarise_two_attempts([(q.task, bool(rows[q.id]["t1"]["correct"]), bool(rows[q.id]["t2"]["correct"]))
+                                  for q in present])
+    out["with_memory"] = with_memory
+    out["attempt2_with_guidelines"] = sum(1 for q in present if rows[q.id].get("memories"))
+    out["redacted"] = sum(int(rows[q.id].get("redacted", 0)) for q in present)
+    return out
 
 
 def _memory_effects(paired: Sequence[Question], baseline: dict, rows: dict) -> dict[str, Any]:

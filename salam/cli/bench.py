@@ -31,6 +31,11 @@ def _run(config: Any, log_dir: Optional[Path], resume: bool, display: str) -> No
         for name, c in summary["conditions"].items():
             typer.echo(f"{name:>14}: {100 * c['accuracy']:.1f}% of {c['n']}"
                        + (f"  (McNemar vs none p={c['vs_none']['p_value']:.3f})" if "vs_none" in c else ""))
+        if "self_correct" in summary:
+            m = summary["self_correct"]["macro"]
+            typer.echo(f"  self-correct: Acc@t1 {100 * m['acc_t1']:.1f}% → Acc@t2 {100 * m['acc_t2']:.1f}% (macro), "
+                       f"Δi→c {100 * m['delta_i_to_c']:.1f}%, Δc→i {100 * m['delta_c_to_i']:.1f}%, "
+                       f"McNemar p={m['mcnemar_t2_vs_t1']['p_value']:.3f}")
     typer.echo(f"report: {report}")
 
 
@@ -58,6 +63,8 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder for a new memory (default: bundled all-MiniLM-L6-v2)."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR", help="Folder with bbq/ and bbh/."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:<model>."),
+        self_correct: bool = typer.Option(False, "--self-correct", help="Also run the two-attempt self-correction protocol on the test split."),
+        self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct)."),
         display: str = DisplayOpt,
     ) -> None:
         from salam.bench.runner import BenchConfig
@@ -69,7 +76,8 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             benchmark=benchmark, model=model, assistant=assistant, tasks=_split_list(tasks), limit=limit or None,
             train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rounds=rounds,
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
-            gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url,
+            gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct,
+            self_correct_memory=self_correct_memory,
         )
         _run(config, log_dir, resume, display)
 

@@ -118,3 +118,24 @@ def test_an_unwritable_log_dir_is_refused_before_any_work(tmp_path, data_dir):
     (tmp_path / "a-file").write_text("")
     with pytest.raises(SalamError, match="cannot write to"):
         prepare(_config(tmp_path, data_dir), tmp_path / "a-file" / "run")
+
+
+def test_self_correct_adds_the_two_attempt_metrics_and_compare_pairs_runs(tmp_path, data_dir):
+    from salam.bench.report import compare, write_report
+    from salam.bench.runner import run_benchmark
+    from salam.testing import ScriptedChatModel
+
+    helper = ScriptedChatModel(replies=['Use only facts from the text.", "reason": "guess"}'])
+    stubborn = ScriptedChatModel(reply_fn=lambda p: "A)")
+    fixer = ScriptedChatModel(reply_fn=lambda p: "C)" if "First answer" in p else "A)")
+    config = dict(conditions=["none"], self_correct=True)
+    a = run_benchmark(_config(tmp_path, data_dir, **config), tmp_path / "stubborn", model=stubborn, assistant_model=helper)
+    b = run_benchmark(_config(tmp_path, data_dir, **config), tmp_path / "fixer", model=fixer, assistant_model=helper)
+    sc = b["self_correct"]
+    assert set(sc) >= {"macro", "per_task", "pooled"} and set(sc["macro"]) >= {"acc_t1", "acc_t2", "delta", "delta_i_to_c", "delta_c_to_i"}
+    assert a["self_correct"]["macro"]["delta"] == 0.0 and sc["macro"]["acc_t1"] == a["self_correct"]["macro"]["acc_t1"]
+    assert sc["pooled"]["delta"] == pytest.approx(sc["pooled"]["delta_i_to_c"] - sc["pooled"]["delta_c_to_i"])
+    assert all(0.0 <= sc["macro"][k] <= 1.0 for k in ("acc_t1", "acc_t2", "delta_i_to_c", "delta_c_to_i"))
+    assert "## Self-correction" in write_report(tmp_path / "fixer").read_text()
+    table = compare([tmp_path / "stubborn", tmp_path / "fixer"])
+    assert "Acc@t2" in table and "| fixer | Acc@t2 | 12 |" in table
