@@ -66,6 +66,35 @@ def load_model_and_tokenizer(model_dir: str, adapter_dir: str | None = None):
     return model, tokenizer
 
 
+# -- the one tokenisation: answering, letter scoring and training all go through these -------------
+def format_messages(tokenizer: Any, messages: Sequence[BaseMessage]) -> str:
+    """Messages as the model reads them: its chat template if it has one, else plain text."""
+    if getattr(tokenizer, "chat_template", None):
+        role = {"human": "user", "ai": "assistant", "system": "system"}
+        chat = [{"role": role.get(m.type, "user"), "content": _content_text(m)} for m in messages]
+        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return plain_prompt(messages)
+
+
+def encode_prompts(tokenizer: Any, texts: list[str], max_length: int = 1536) -> Any:
+    """Left-padded, left-truncated tensors; BOS added unless the texts already start with it.
+
+    Training uses this very function: a model trained without the BOS that evaluation adds loses
+    what it learnt (measured: 68.8% → 34.4% on BBQ).
+    """
+    bos = tokenizer.bos_token or ""
+    add_special = not (bos and all(t.startswith(bos) for t in texts))
+    tokenizer.padding_side = "left"
+    tokenizer.truncation_side = "left"
+    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special, truncation=True,
+                     max_length=max_length)
+
+
+def letter_token_ids(tokenizer: Any, letters: Sequence[str]) -> list[int]:
+    """The token a prompt ending in ``Answer: (`` continues with for each option letter."""
+    return [tokenizer.encode(letter, add_special_tokens=False)[0] for letter in letters]
+
+
 class LocalChatModel(BaseChatModel):
     """Chat model over a local transformers folder; greedy by default, batched ``batch``."""
 
@@ -97,21 +126,11 @@ class LocalChatModel(BaseChatModel):
     def format_prompt(self, messages: Sequence[BaseMessage]) -> str:
         """The exact text the model sees: its chat template if it has one, else plain text."""
         _, tokenizer = self._loaded()
-        if getattr(tokenizer, "chat_template", None):
-            role = {"human": "user", "ai": "assistant", "system": "system"}
-            chat = [{"role": role.get(m.type, "user"), "content": _content_text(m)} for m in messages]
-            return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        return plain_prompt(messages)
+        return format_messages(tokenizer, messages)
 
     def _encode(self, texts: list[str]):
         _, tokenizer = self._loaded()
-        bos = tokenizer.bos_token or ""
-        add_special = not (bos and all(t.startswith(bos) for t in texts))
-        tokenizer.truncation_side = "left"
-        return tokenizer(
-            texts, return_tensors="pt", padding=True, add_special_tokens=add_special,
-            truncation=True, max_length=self.max_input_tokens,
-        )
+        return encode_prompts(tokenizer, texts, self.max_input_tokens)
 
     # -- generation ---------------------------------------------------------------------------
     def generate_texts(
@@ -204,7 +223,7 @@ class LocalChatModel(BaseChatModel):
                 logits = model(**enc, logits_to_keep=1).logits[:, -1, :].float()
             logprobs = torch.log_softmax(logits, dim=-1)
             for row, options in enumerate(choices[start : start + self.batch_size]):
-                ids = [tokenizer.encode(opt, add_special_tokens=False)[0] for opt in options]
+                ids = letter_token_ids(tokenizer, options)
                 scores.append([float(logprobs[row, i]) for i in ids])
         return scores
 

@@ -142,6 +142,13 @@ def loss_recorder(losses: list[dict[str, float]], on_log: OnLog | None = None) -
     return LossRecorder()
 
 
+def quiet_trainer(trainer: Any) -> None:
+    """Drop transformers' printer of log dicts: salam reports progress through ``on_log``."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
 def last_checkpoint(out: Path) -> Path | None:
     """The newest ``checkpoints/checkpoint-N`` under ``out``: where a killed run resumes."""
     folder = Path(out) / "checkpoints"

@@ -23,6 +23,7 @@ from salam.train.base import (
     lora_config,
     loss_recorder,
     prepare_training,
+    quiet_trainer,
     settings_of,
     texts_hash,
     write_manifest,
@@ -70,6 +71,7 @@ def train_il(config: ILConfig, on_log: OnLog | None = None) -> dict[str, Any]:
     run = TrainRun(resumed_from=last_checkpoint(out))
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_ds(train), eval_dataset=to_ds(val) if val else None,
                          processing_class=tokenizer, peft_config=lora_config(config), callbacks=[loss_recorder(run.losses, on_log)])
+    quiet_trainer(trainer)
     tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
     run.start()
     result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)

@@ -1,0 +1,80 @@
+"""A training folder: the one owner of its layout and of the model spec that loads what it holds.
+
+    OUT/salam_train_manifest.json   method, base model, data, seed, git sha, settings, results
+    OUT/adapter_config.json, ...    a LoRA adapter on the embedded model   -> spec local+lora:OUT
+    OUT/model/                      a full model (full fine-tuning, or LoRA merged into an hf: base) -> spec hf:OUT/model
+    OUT/checkpoints/                trainer checkpoints (what --resume continues from)
+    OUT/iter-N/                     one training folder per iteration (iterative recipes)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salam._util.jsonl import read_json
+from salam.errors import SalamError
+
+MANIFEST = "salam_train_manifest.json"
+
+
+@dataclass(frozen=True)
+class TrainDir:
+    path: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def full_model(self) -> Path:
+        return self.path / "model"
+
+    def iteration(self, number: int) -> "TrainDir":
+        return TrainDir(self.path / f"iter-{number}")
+
+    def is_finished(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def manifest(self) -> dict[str, Any]:
+        value = read_json(self.manifest_path)
+        if not isinstance(value, dict):
+            raise SalamError(f"no {MANIFEST} in {self.path}: is it a finished `salam train` folder?")
+        return value
+
+    def prepare(self, resume: bool, overwrite: bool) -> None:
+        """Refuse a folder that holds something, unless resuming it or told to overwrite it."""
+        if self.path.exists() and any(self.path.iterdir()):
+            if overwrite:
+                shutil.rmtree(self.path)
+            elif not resume:
+                raise SalamError(f"{self.path} is not empty: pass --resume to continue the training there, "
+                                 "or --overwrite to start again")
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def spec(self, base: str) -> str:
+        """The model spec of what this folder holds (adapter or full model)."""
+        if self.full_model.is_dir():
+            return f"hf:{self.full_model}"
+        if (self.path / "adapter_config.json").is_file() and base == "local":
+            return f"local+lora:{self.path}"
+        raise SalamError(f"{self.path} holds no trained model")
+
+
+def save_trained(model: Any, tokenizer: Any, folder: TrainDir, base: str, full: bool) -> str:
+    """Save a trained model where its spec can load it; LoRA on an hf: base is merged into a full model."""
+    if full or base != "local":
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        model.save_pretrained(str(folder.full_model))
+        tokenizer.save_pretrained(str(folder.full_model))
+    else:
+        model.save_pretrained(str(folder.path))
+        tokenizer.save_pretrained(str(folder.path))
+    return folder.spec(base)
