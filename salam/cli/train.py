@@ -144,3 +144,47 @@ def sft(
                f"({manifest['examples_per_second']:.2f} examples/s, peak RSS {manifest['peak_rss_mb']:.0f} MB); "
                f"validation accuracy {100 * manifest['validation_accuracy']:.1f}% on {manifest['validation_questions']}")
     typer.echo(f"model spec: {manifest['spec']}")
+
+
+@app.command("stasc")
+def stasc(
+    out: Path = typer.Option(..., "--out", help="Training folder (one iter-N folder per iteration)."),
+    bench: str = typer.Option("bbq", "--bench", callback=one_of("bbq", "bbh"), help="Benchmark whose training split is the data."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories (default: all available)."),
+    limit: int = typer.Option(100, "--limit", min=1, help="Training questions per task."),
+    iterations: int = typer.Option(2, "--iterations", min=1, help="Sample-filter-train rounds (paper: 10)."),
+    initial: str = typer.Option("fixed", "--initial", callback=one_of("fixed", "evolving"), help="First answers from M0 or the previous model."),
+    finetune: str = typer.Option("fixed", "--finetune", callback=one_of("fixed", "evolving"), help="Train from M0 or continue the previous model."),
+    filter_: str = typer.Option("improving", "--filter", callback=one_of("improving", "non-decreasing"), help="Keep wrong→right, or also right→right."),
+    n_init: int = typer.Option(5, "--n-init", min=1, help="First answers sampled per question."),
+    n_corr: int = typer.Option(5, "--n-corr", min=1, help="Corrections sampled per first answer."),
+    temperature: float = typer.Option(0.6, "--temperature", min=0.01, max=5.0),
+    memory: Optional[str] = typer.Option(None, "--memory", help="A memory gathered on the training split: correction prompts carry its guidelines."),
+    namespace: str = typer.Option("default", "--namespace", help="Namespace of --memory."),
+    base: str = typer.Option("local", "--base", help="Base model: local or hf:<folder>."),
+    full: bool = typer.Option(False, "--full", help="Full fine-tuning (embedding matrix frozen) instead of LoRA."),
+    epochs: float = typer.Option(1.0, "--epochs", min=0.01),
+    max_steps: int = typer.Option(-1, "--max-steps", min=-1, help="Optimizer steps per iteration (-1: epochs decide)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    learning_rate: float = typer.Option(2e-4, "--learning-rate", min=1e-9, max=1.0),
+    seed: int = typer.Option(0, "--seed", min=0),
+    resume: bool = typer.Option(False, "--resume", help="Continue after a kill: finished iterations are kept."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete what --out holds and start again."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
+    display: str = typer.Option("plain", "--display", callback=one_of("rich", "plain", "none"), help="rich, plain or none."),
+) -> None:
+    """STaSC: sample first answers and corrections, keep those that fix (or keep) the answer, fine-tune, repeat."""
+    from salam.train.stasc import StascConfig, train_stasc
+
+    config = StascConfig(out=out, benchmark=bench, tasks=[t for t in (tasks or "").split(",") if t], limit=limit, base=base,
+                         full=full, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
+                         seed=seed, data_dir=data_dir, iterations=iterations, initial=initial, finetune=finetune,  # type: ignore[arg-type]
+                         filter=filter_, n_init=n_init, n_corr=n_corr, temperature=temperature, memory=memory,  # type: ignore[arg-type]
+                         namespace=namespace)
+    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
+    summary = train_stasc(config, resume=resume, overwrite=overwrite, on_log=_on_log(display), log=echo)
+    for it in summary["iterations"]:
+        typer.echo(f"iteration {it['iteration']}: samples {it['samples_by_outcome']}, kept {it['kept']} "
+                   f"({it['kept_by_outcome']}), {it['steps']} steps in {it['train_seconds']:.0f} s, "
+                   f"validation Acc@t1 {100 * it['validation_accuracy_t1']:.1f}%")
+    typer.echo(f"model spec: {summary['spec']}")
