@@ -108,6 +108,23 @@ def eval_assistant(
     typer.echo(text)
 
 
+# Options every `salam train` recipe on benchmark questions shares (sft, stasc).
+OutOpt = typer.Option(..., "--out", help="Training folder (manifest, adapter or model, checkpoints).")
+BenchOpt = typer.Option("bbq", "--bench", callback=one_of("bbq", "bbh"), help="Benchmark whose training split is the data.")
+TasksOpt = typer.Option(None, "--tasks", help="Comma-separated tasks/categories (default: all available).")
+BaseOpt = typer.Option("local", "--base", help="Base model: local or hf:<folder>.")
+FullOpt = typer.Option(False, "--full", help="Full fine-tuning (embedding matrix frozen) instead of LoRA.")
+EpochsOpt = typer.Option(1.0, "--epochs", min=0.01)
+MaxStepsOpt = typer.Option(-1, "--max-steps", min=-1, help="Optimizer steps (per iteration) (-1: epochs decide).")
+BatchOpt = typer.Option(8, "--batch-size", min=1)
+LearningRateOpt = typer.Option(2e-4, "--learning-rate", min=1e-9, max=1.0, help="2e-4 suits LoRA; use ~5e-5 with --full.")
+TrainSeedOpt = typer.Option(0, "--seed", min=0)
+ResumeOpt = typer.Option(False, "--resume", help="Continue a killed training in --out (finished parts are kept).")
+OverwriteOpt = typer.Option(False, "--overwrite", help="Delete what --out holds and start again.")
+DataDirOpt = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR")
+TrainDisplayOpt = typer.Option("plain", "--display", callback=one_of("rich", "plain", "none"), help="rich, plain or none.")
+
+
 def _on_log(display: str):
     """A loss logger for the chosen display: a line per log on stderr (plain, rich) or nothing."""
     if display == "none":
@@ -117,21 +134,21 @@ def _on_log(display: str):
 
 @app.command("sft")
 def sft(
-    out: Path = typer.Option(..., "--out", help="Training folder (manifest, adapter or model, checkpoints)."),
-    bench: str = typer.Option("bbq", "--bench", callback=one_of("bbq", "bbh"), help="Benchmark whose training split is the data."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories (default: all available)."),
+    out: Path = OutOpt,
+    bench: str = BenchOpt,
+    tasks: Optional[str] = TasksOpt,
     limit: int = typer.Option(300, "--limit", min=1, help="Training questions per task."),
-    base: str = typer.Option("local", "--base", help="Base model: local or hf:<folder>."),
-    full: bool = typer.Option(False, "--full", help="Full fine-tuning (embedding matrix frozen) instead of LoRA."),
-    epochs: float = typer.Option(1.0, "--epochs", min=0.01),
-    max_steps: int = typer.Option(-1, "--max-steps", min=-1, help="Stop after this many optimizer steps (-1: epochs decide)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    learning_rate: float = typer.Option(2e-4, "--learning-rate", min=1e-9, max=1.0, help="2e-4 suits LoRA; use ~5e-5 with --full."),
-    seed: int = typer.Option(0, "--seed", min=0),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed training in --out from its last checkpoint."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete what --out holds and start again."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
-    display: str = typer.Option("plain", "--display", callback=one_of("rich", "plain", "none"), help="rich, plain or none."),
+    base: str = BaseOpt,
+    full: bool = FullOpt,
+    epochs: float = EpochsOpt,
+    max_steps: int = MaxStepsOpt,
+    batch_size: int = BatchOpt,
+    learning_rate: float = LearningRateOpt,
+    seed: int = TrainSeedOpt,
+    resume: bool = ResumeOpt,
+    overwrite: bool = OverwriteOpt,
+    data_dir: Optional[str] = DataDirOpt,
+    display: str = TrainDisplayOpt,
 ) -> None:
     """Fine-tune the main model on the training split's gold answers: the baseline for every recipe."""
     from salam.train.sft import SFTTrainConfig, train_sft
@@ -148,9 +165,9 @@ def sft(
 
 @app.command("stasc")
 def stasc(
-    out: Path = typer.Option(..., "--out", help="Training folder (one iter-N folder per iteration)."),
-    bench: str = typer.Option("bbq", "--bench", callback=one_of("bbq", "bbh"), help="Benchmark whose training split is the data."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories (default: all available)."),
+    out: Path = OutOpt,
+    bench: str = BenchOpt,
+    tasks: Optional[str] = TasksOpt,
     limit: int = typer.Option(100, "--limit", min=1, help="Training questions per task."),
     iterations: int = typer.Option(2, "--iterations", min=1, help="Sample-filter-train rounds (paper: 10)."),
     initial: str = typer.Option("fixed", "--initial", callback=one_of("fixed", "evolving"), help="First answers from M0 or the previous model."),
@@ -161,17 +178,17 @@ def stasc(
     temperature: float = typer.Option(0.6, "--temperature", min=0.01, max=5.0),
     memory: Optional[str] = typer.Option(None, "--memory", help="A memory gathered on the training split: correction prompts carry its guidelines."),
     namespace: str = typer.Option("default", "--namespace", help="Namespace of --memory."),
-    base: str = typer.Option("local", "--base", help="Base model: local or hf:<folder>."),
-    full: bool = typer.Option(False, "--full", help="Full fine-tuning (embedding matrix frozen) instead of LoRA."),
-    epochs: float = typer.Option(1.0, "--epochs", min=0.01),
-    max_steps: int = typer.Option(-1, "--max-steps", min=-1, help="Optimizer steps per iteration (-1: epochs decide)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    learning_rate: float = typer.Option(2e-4, "--learning-rate", min=1e-9, max=1.0),
-    seed: int = typer.Option(0, "--seed", min=0),
-    resume: bool = typer.Option(False, "--resume", help="Continue after a kill: finished iterations are kept."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete what --out holds and start again."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR"),
-    display: str = typer.Option("plain", "--display", callback=one_of("rich", "plain", "none"), help="rich, plain or none."),
+    base: str = BaseOpt,
+    full: bool = FullOpt,
+    epochs: float = EpochsOpt,
+    max_steps: int = MaxStepsOpt,
+    batch_size: int = BatchOpt,
+    learning_rate: float = LearningRateOpt,
+    seed: int = TrainSeedOpt,
+    resume: bool = ResumeOpt,
+    overwrite: bool = OverwriteOpt,
+    data_dir: Optional[str] = DataDirOpt,
+    display: str = TrainDisplayOpt,
 ) -> None:
     """STaSC: sample first answers and corrections, keep those that fix (or keep) the answer, fine-tune, repeat."""
     from salam.train.stasc import StascConfig, train_stasc

@@ -117,13 +117,16 @@ def lora_config(config: TrainConfig) -> Any:
 
 
 def cpu_trainer_args(config: TrainConfig, quiet: bool = False) -> dict[str, Any]:
-    """Keyword arguments for TRL/transformers training args that every method shares (CPU, float32)."""
+    """Keyword arguments for TRL/transformers training args that every method shares: float32, and the CPU
+    unless an accelerator is there (then ``accelerate launch`` spreads the same command over its devices)."""
+    import torch
+
     return dict(
         output_dir=str(Path(config.out) / "checkpoints"), max_steps=config.max_steps, num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate, lr_scheduler_type="cosine",
         warmup_steps=2, logging_steps=5, save_steps=config.save_steps, save_total_limit=2, eval_strategy="no",
-        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, report_to=[], seed=config.seed,
+        use_cpu=not torch.cuda.is_available(), bf16=False, fp16=False, gradient_checkpointing=False, report_to=[], seed=config.seed,
         dataloader_num_workers=0, disable_tqdm=quiet,
     )
 
