@@ -2,8 +2,11 @@
 
 Run: SALAM_DATA_DIR=... python benchmarks/leaks_in_prompts.py RUN_DIR [RUN_DIR ...]
 
-For every sample of every memory condition, the guidance part of the prompt (everything before the
-question itself) is checked with the leakage guard against that question's options and answer.
+For every sample of every memory condition, each guideline in the prompt's guidance part (the
+``Guideline: ...`` lines of the feedback and agent conditions, the ``- ...`` lines of feedback_only) is
+checked with the leakage guard against that question's options and answer. The past cases' own
+question text and options are not guidelines: a BBQ case lists "Not enough info" among its options
+whatever its answer, and the `mistake` condition shows past correct answers by design.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ def main() -> None:
             for row in with_memory:
                 q = questions[row["question_id"]]
                 guidance = row["prompt"].rsplit(f"Question: {q.render()}", 1)[0]
-                if find_leak(guidance, q):
+                guidelines = [line.split(":", 1)[1] if line.startswith("Guideline:") else line[2:]
+                              for line in guidance.splitlines() if line.startswith(("Guideline:", "- "))]
+                if any(find_leak(g, q) for g in guidelines):
                     leaking.append(row["question_id"])
             redacted = sum(int(r.get("redacted", 0)) for r in rows.values())
             print(f"{folder} {condition}: {len(rows)} prompts, {len(with_memory)} with memory, "
