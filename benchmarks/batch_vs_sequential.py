@@ -30,8 +30,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/batch_vs_sequential.md"))
     args = parser.parse_args()
 
-    from salam.models import resolve_chat_model
     from salam._util.quiet import quiet_libraries
+    from salam.models import resolve_chat_model
 
     quiet_libraries()
     began = time.perf_counter()

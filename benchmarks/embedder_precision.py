@@ -27,10 +27,10 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from salam._util.quiet import quiet_libraries
     from salam.bench.bbh import PAPER_MC_TASKS, load_bbh
     from salam.bench.bbq import available_bbq_categories, load_bbq
     from salam.memory.embeddings import bundled_minilm_path
-    from salam._util.quiet import quiet_libraries
 
     quiet_libraries()
     texts = [q.render() for qs in load_bbq(available_bbq_categories()).values() for q in qs[:60]]

@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 CONDITIONS = ("none", "feedback", "feedback_only")
 
 
@@ -33,14 +32,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/examine_overhead.md"))
     args = parser.parse_args()
 
-    from salam.loops import examine
+    from salam._util.quiet import quiet_libraries
     from salam.bench.bbq import available_bbq_categories, load_bbq
     from salam.bench.data import data_dir
     from salam.bench.split import balanced_prefix, split_task
+    from salam.loops import examine
     from salam.memory import MistakeMemory
     from salam.memory.transfer import salam_release_records
     from salam.models import resolve_chat_model
-    from salam._util.quiet import quiet_libraries
     from salam.testing import ScriptedChatModel
 
     quiet_libraries()

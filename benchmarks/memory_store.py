@@ -60,9 +60,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/memory_store.md"))
     args = parser.parse_args()
 
+    from salam._util.quiet import quiet_libraries
     from salam.memory import MistakeMemory
     from salam.memory.embeddings import get_embedder
-    from salam._util.quiet import quiet_libraries
     from salam.types import MistakeRecord
 
     quiet_libraries()

@@ -58,16 +58,15 @@ class Answerer:
     ) -> list[Attempt]:
         """Attempts for ready-made prompts (e.g. a second attempt), one per question, in order."""
         guidelines = guidelines or [None] * len(prompts)
-        items = [(q, "") for q in questions]
-        order = sorted(range(len(items)), key=lambda i: -len(prompts[i]))
-        attempts: list[Attempt | None] = [None] * len(items)
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        attempts: list[Attempt | None] = [None] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            questions = [items[i][0] for i in chunk]
+            batch = [questions[i] for i in chunk]
             began = time.perf_counter()
-            outputs, tokens = self._run([prompts[i] for i in chunk], questions)
+            outputs, tokens = self._run([prompts[i] for i in chunk], batch)
             per_item = (time.perf_counter() - began) / max(1, len(chunk))
-            for i, question, output, n_tokens in zip(chunk, questions, outputs, tokens):
+            for i, question, output, n_tokens in zip(chunk, batch, outputs, tokens):
                 extracted = extract_answer(question, output)
                 attempts[i] = Attempt(
                     round=round_, prompt=prompts[i], output=output, answer=extracted,

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from salam.cli.common import ANSWER_MODES, one_of, similarity
+from salam.cli.common import ANSWER_MODES, one_of, progress_reporter, similarity
 from salam.defaults import RETRIEVAL_K, RETRIEVAL_THRESHOLD
 
 app = typer.Typer(help="Fine-tune the study assistant on feedback that worked (TRL SFT + LoRA, CPU).", no_args_is_help=True)
@@ -125,11 +125,16 @@ DataDirOpt = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR")
 TrainDisplayOpt = typer.Option("plain", "--display", callback=one_of("rich", "plain", "none"), help="rich, plain or none.")
 
 
-def _on_log(display: str):
-    """A loss logger for the chosen display: a line per log on stderr (plain, rich) or nothing."""
-    if display == "none":
-        return lambda step, total, loss: None
-    return lambda step, total, loss: typer.echo(f"step {step}/{total} loss {loss:.4f}", err=True)
+def _on_log(display: str, report):  # noqa: ANN001 - report: the (stage, done, total) callback of progress_reporter
+    """A loss logger for the chosen display: a step bar (rich), a line per log on stderr (plain), or nothing."""
+
+    def log(step: int, total: int, loss: float) -> None:
+        if display == "rich":
+            report("train steps", step, total)
+        elif display == "plain":
+            typer.echo(f"step {step}/{total} loss {loss:.4f}", err=True)
+
+    return log
 
 
 @app.command("sft")
@@ -156,7 +161,8 @@ def sft(
     config = SFTTrainConfig(out=out, benchmark=bench, tasks=[t for t in (tasks or "").split(",") if t], limit=limit, base=base,
                             full=full, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
                             seed=seed, data_dir=data_dir)
-    manifest = train_sft(config, resume=resume, overwrite=overwrite, on_log=_on_log(display))
+    with progress_reporter(display) as report:
+        manifest = train_sft(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report))
     typer.echo(f"{manifest['examples']} examples, {manifest['steps']} steps in {manifest['train_seconds']:.0f} s "
                f"({manifest['examples_per_second']:.2f} examples/s, peak RSS {manifest['peak_rss_mb']:.0f} MB); "
                f"validation accuracy {100 * manifest['validation_accuracy']:.1f}% on {manifest['validation_questions']}")
@@ -199,7 +205,8 @@ def stasc(
                          filter=filter_, n_init=n_init, n_corr=n_corr, temperature=temperature, memory=memory,  # type: ignore[arg-type]
                          namespace=namespace)
     echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
-    summary = train_stasc(config, resume=resume, overwrite=overwrite, on_log=_on_log(display), log=echo)
+    with progress_reporter(display) as report:
+        summary = train_stasc(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)
     for it in summary["iterations"]:
         typer.echo(f"iteration {it['iteration']}: samples {it['samples_by_outcome']}, kept {it['kept']} "
                    f"({it['kept_by_outcome']}), {it['steps']} steps in {it['train_seconds']:.0f} s, "

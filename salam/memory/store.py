@@ -180,7 +180,8 @@ class MistakeMemory:
                 if key is not None:
                     update["outcome_keys"] = json.dumps((keys + [key])[-OUTCOME_KEYS_KEPT:])
                 col.update(ids=[rid], metadatas=[update])
-            wanted = [i for i in wanted if i not in set(got["ids"])]
+            found = set(got["ids"])
+            wanted = [i for i in wanted if i not in found]
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records by id, in any namespace; returns how many existed."""

@@ -19,7 +19,8 @@ from salam.answering.scoring import normalise_letter
 from salam.assistant.assistant import ANALYSE_PREFIX, analyse_prompt
 from salam.assistant.leakage import find_leak
 from salam.assistant.parsing import parse_feedback
-from salam.errors import DataError, data_shape
+from salam.bench.data import read_data_text
+from salam.errors import data_shape
 from salam.loops import read_transcript
 from salam.types import Question
 
@@ -71,10 +72,7 @@ def from_teacher(paths: Sequence[Path], report: DatasetReport) -> list[tuple[Que
     out = []
     total = 0
     for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from exc
+        text = read_data_text(path)
         with data_shape(path, 'a SALAM feedback file ({"instances": [{"input", "output"}, ...]})'):
             instances = json.loads(text)["instances"]
             total += len(instances)

@@ -8,7 +8,6 @@ reached on validation questions, which the spec reproduces (a test checks it).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,8 +101,10 @@ def fit_letters(config: TrainConfig, model: Any, tokenizer: Any, examples: list[
     tokens = sum(len(ids) for ids in tokenizer([e.prompt for e in examples])["input_ids"])
     run.start()
     result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
-    return {**run.fields(result, tokens, config.epochs), "examples": len(examples),
-            "examples_per_second": len(examples) * float(result.metrics.get("epoch", config.epochs)) / max(1e-9, time.perf_counter() - run.began)}
+    fields = run.fields(result, tokens, config.epochs)
+    epochs_done = float(result.metrics.get("epoch", config.epochs))
+    return {**fields, "examples": len(examples),
+            "examples_per_second": len(examples) * epochs_done / max(1e-9, fields["train_seconds"])}
 
 
 def train_sft(config: SFTTrainConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines, correction_prompt
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
-from salam.train.base import OnLog, peak_rss_mb, prepare_training, settings_of, write_manifest
+from salam.train.base import OnLog, prepare_training, settings_of, write_manifest
 from salam.train.folder import MANIFEST, TrainDir, save_trained
 from salam.train.letters import LetterExample, letter_accuracy
 from salam.train.sft import SFTTrainConfig, fit_letters, prepare_model, training_questions
@@ -151,7 +151,7 @@ def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], valid
             "kept_by_outcome": dict(kept_kinds),
             "with_memory": bool(guidelines), "settings": settings_of(config), **fields,
             "validation_accuracy_t1": letter_accuracy(model, tokenizer, val, config.batch_size, config.max_length),
-            "iteration_seconds": time.perf_counter() - began, "peak_rss_mb": peak_rss_mb(),
+            "iteration_seconds": time.perf_counter() - began,
         }
         manifest["spec"] = save_trained(model, tokenizer, step, config.base, config.full)
         write_manifest(step.path, MANIFEST, manifest)
