@@ -5,7 +5,10 @@ about 0.5 (measured in ``benchmarks/retrieval_recall.py``; a Chroma server under
 records of rare tasks). A memory of up to a few hundred thousand records fits in RAM as one float32
 matrix (100k x 384 = 150 MB), and scoring all of it is one matrix product of a few milliseconds, so
 salam scores every record and returns the true top-k. Chroma stays the store of record; this index
-is a read cache, rebuilt when the collection's count changes.
+is a read cache that also holds each record's document and metadata, so that a store whose folder
+this process has locked (the only writer, keeping the cache in step) answers a query with no Chroma
+call at all. A shared server may have other writers: there the cache is rebuilt when the count
+changes and the hits' rows are fetched from Chroma.
 """
 
 from __future__ import annotations
@@ -21,49 +24,80 @@ EXACT_MAX = 250_000
 
 @dataclass
 class ExactIndex:
-    """Ids, unit-length embeddings and tasks of one collection, in Chroma's row order."""
+    """Ids, unit-length embeddings, tasks, documents and metadata of one collection, in Chroma's row order."""
 
     ids: list[str]
     vectors: np.ndarray
     tasks: np.ndarray
+    documents: list[str] = field(default_factory=list)
+    metadatas: list[dict] = field(default_factory=list)
     _by_task: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """task -> (row numbers, their vectors): tasks partition the rows, so all of these together cost one more copy."""
+    _rows: dict[str, int] | None = None
+    """id -> row number, built on first use."""
 
     @classmethod
     def load(cls, collection: Any, page: int = 5000) -> "ExactIndex":
         ids: list[str] = []
         vectors: list[np.ndarray] = []
-        tasks: list[str] = []
+        documents: list[str] = []
+        metadatas: list[dict] = []
         offset = 0
         while True:
-            got = collection.get(include=["embeddings", "metadatas"], limit=page, offset=offset)
+            got = collection.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
             ids += got["ids"]
             if len(got["ids"]):
                 vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-            tasks += [str((meta or {}).get("task", "")) for meta in got["metadatas"]]
+            documents += got["documents"]
+            metadatas += [dict(meta or {}) for meta in got["metadatas"]]
             if len(got["ids"]) < page:
                 break
             offset += page
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
-        return cls(ids, matrix, np.asarray(tasks))
+        tasks = np.asarray([str(meta.get("task", "")) for meta in metadatas])
+        return cls(ids, matrix, tasks, documents, metadatas)
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def extend(self, ids: Sequence[str], vectors: np.ndarray, tasks: Sequence[str]) -> None:
+    def extend(self, ids: Sequence[str], vectors: np.ndarray, documents: Sequence[str], metadatas: Sequence[dict]) -> None:
         """Add rows just written to the collection (cheaper than reloading a large one)."""
         self.ids += list(ids)
         self.vectors = np.concatenate([self.vectors.reshape(-1, vectors.shape[1]), np.asarray(vectors, dtype=np.float32)])
-        self.tasks = np.concatenate([self.tasks, np.asarray(tasks)])
+        self.tasks = np.concatenate([self.tasks, np.asarray([str(meta.get("task", "")) for meta in metadatas])])
+        self.documents += list(documents)
+        self.metadatas += [dict(meta) for meta in metadatas]
         self._by_task.clear()
+        self._rows = None
 
     def remove(self, ids: Sequence[str]) -> None:
         """Drop rows just deleted from the collection."""
         gone = set(ids)
-        keep = np.asarray([rid not in gone for rid in self.ids], dtype=bool)
+        keep = [rid not in gone for rid in self.ids]
         self.ids = [rid for rid, k in zip(self.ids, keep) if k]
-        self.vectors, self.tasks = self.vectors[keep], self.tasks[keep]
+        self.documents = [doc for doc, k in zip(self.documents, keep) if k]
+        self.metadatas = [meta for meta, k in zip(self.metadatas, keep) if k]
+        mask = np.asarray(keep, dtype=bool)
+        self.vectors, self.tasks = self.vectors[mask], self.tasks[mask]
         self._by_task.clear()
+        self._rows = None
+
+    def update_metadata(self, record_id: str, update: dict) -> None:
+        """Apply a metadata update just written to the collection (outcome counters)."""
+        row = self._row_of().get(record_id)
+        if row is not None:
+            self.metadatas[row].update(update)
+
+    def _row_of(self) -> dict[str, int]:
+        if self._rows is None:
+            self._rows = {rid: i for i, rid in enumerate(self.ids)}
+        return self._rows
+
+    def rows(self, hits: Sequence[Sequence[tuple[str, float]]]) -> list[list[tuple[str, str, dict, float]]]:
+        """(id, document, metadata, distance) rows for the hits, from memory (see :func:`fetch_rows`)."""
+        row_of = self._row_of()
+        return [[(rid, self.documents[row_of[rid]], self.metadatas[row_of[rid]], 1.0 - sim) for rid, sim in group]
+                for group in hits]
 
     def _subset(self, task: str | None) -> tuple[np.ndarray | None, np.ndarray]:
         if task is None:
@@ -90,7 +124,10 @@ class ExactIndex:
 
 
 def fetch_rows(collection: Any, hits: Sequence[Sequence[tuple[str, float]]]) -> list[list[tuple[str, str, dict, float]]]:
-    """(id, document, metadata, distance) rows for the hits, with one Chroma ``get`` for all of them."""
+    """(id, document, metadata, distance) rows for the hits, with one Chroma ``get`` for all of them.
+
+    Used where other processes may write the same collection (a Chroma server).
+    """
     wanted = list(dict.fromkeys(rid for group in hits for rid, _ in group))
     if not wanted:
         return [[] for _ in hits]

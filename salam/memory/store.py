@@ -142,14 +142,10 @@ class MistakeMemory:
                 fresh = [r for r in batch if r.id not in existing]
                 if fresh:
                     vectors = self.embedder.embed([r.question for r in fresh])
-                    col.add(
-                        ids=[r.id for r in fresh],
-                        embeddings=vectors,
-                        documents=[r.question for r in fresh],
-                        metadatas=[to_metadata(r) for r in fresh],
-                    )
+                    documents, metadatas = [r.question for r in fresh], [to_metadata(r) for r in fresh]
+                    col.add(ids=[r.id for r in fresh], embeddings=vectors, documents=documents, metadatas=metadatas)
                     if col.name in self._indexes:
-                        self._indexes[col.name].extend([r.id for r in fresh], vectors, [r.task for r in fresh])
+                        self._indexes[col.name].extend([r.id for r in fresh], vectors, documents, metadatas)
                     added += len(fresh)
                 done += len(group[start : start + self._max_batch])
                 if on_commit is not None:
@@ -180,6 +176,8 @@ class MistakeMemory:
                 if key is not None:
                     update["outcome_keys"] = json.dumps((keys + [key])[-OUTCOME_KEYS_KEPT:])
                 col.update(ids=[rid], metadatas=[update])
+                if col.name in self._indexes:
+                    self._indexes[col.name].update_metadata(rid, update)
             found = set(got["ids"])
             wanted = [i for i in wanted if i not in found]
 
@@ -320,7 +318,9 @@ class MistakeMemory:
         col = self._collection(namespace, kind, create=False)
         if col is None or k <= 0:
             return [[] for _ in questions]
-        size = col.count()
+        # The only writer (this process holds the folder's lock) keeps its index in step: no count call.
+        owned = col.name in self._indexes and self._owns_folder()
+        size = len(self._indexes[col.name]) if owned else col.count()
         if size == 0:
             return [[] for _ in questions]
         tasks = [task] * len(questions) if task is None or isinstance(task, str) else list(task)
@@ -335,12 +335,17 @@ class MistakeMemory:
         index = self._exact_index(col, size)
         for one_task, indices in groups.items():
             if index is not None:
-                found = fetch_rows(col, index.top(vectors[indices], n_results, one_task))
+                hits = index.top(vectors[indices], n_results, one_task)
+                found = index.rows(hits) if self._owns_folder() else fetch_rows(col, hits)
             else:
                 found = self._approximate(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
             for qi, got in zip(indices, found):
                 rows[qi] = got
         return [self._hits(q, rows[qi], k, threshold, allow_self) for qi, q in enumerate(questions)]
+
+    def _owns_folder(self) -> bool:
+        """True for an embedded folder this process has locked: nobody else can write it."""
+        return self._lock is not None and self._lock.is_locked
 
     def _exact_index(self, col: Any, size: int) -> ExactIndex | None:
         """The collection's in-memory index (see :mod:`salam.memory.search`), reloaded when its count changed."""

@@ -35,3 +35,24 @@ def test_adds_and_deletes_show_at_once(store):
     store.add([second])  # the count is the same as before: the index must still change
     hits = store.similar("apples and pears at the market today", threshold=0.3)
     assert [h.record.id for h in hits] == [second.id]
+
+
+def test_an_owned_folder_answers_from_memory_with_counters_in_step(tmp_path, hash_embedder, monkeypatch):
+    """The process that holds an embedded folder's lock is its only writer: queries make no Chroma call."""
+    from salam.memory import MistakeMemory
+
+    with MistakeMemory.open(tmp_path / "memory", embedder=hash_embedder) as mem:
+        first = rec("apples and pears at the market")
+        mem.add([first, rec("a train leaves the station at noon")])
+        mem.similar("apples and pears at the market today")  # builds the index
+        mem.record_outcome([first.id], correct=True, baseline_correct=False)
+        col = mem._collection("default", "mistake", create=False)
+
+        def no_call(*args, **kwargs):
+            raise AssertionError("the query path called Chroma")
+
+        for name in ("get", "count", "query"):
+            monkeypatch.setattr(type(col), name, no_call)
+        hits = mem.similar("apples and pears at the market today", threshold=0.3)
+    assert [h.record.id for h in hits] == [first.id]
+    assert (hits[0].record.retrieved, hits[0].record.helped) == (1, 1)
