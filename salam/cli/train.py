@@ -184,6 +184,7 @@ def stasc(
     temperature: float = typer.Option(0.6, "--temperature", min=0.01, max=5.0),
     memory: Optional[str] = typer.Option(None, "--memory", help="A memory gathered on the training split: correction prompts carry its guidelines."),
     namespace: str = typer.Option("default", "--namespace", help="Namespace of --memory."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start from this trained spec (e.g. the SFT model, local+lora:DIR) instead of the base."),
     base: str = BaseOpt,
     full: bool = FullOpt,
     epochs: float = EpochsOpt,
@@ -203,7 +204,7 @@ def stasc(
                          full=full, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
                          seed=seed, data_dir=data_dir, iterations=iterations, initial=initial, finetune=finetune,  # type: ignore[arg-type]
                          filter=filter_, n_init=n_init, n_corr=n_corr, temperature=temperature, memory=memory,  # type: ignore[arg-type]
-                         namespace=namespace)
+                         namespace=namespace, init=init)
     echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
     with progress_reporter(display) as report:
         summary = train_stasc(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)

@@ -62,6 +62,30 @@ class StascConfig(SFTTrainConfig):
     """A memory gathered on the training split: correction prompts carry its guidelines."""
     namespace: str = "default"
     """Namespace of that memory."""
+    init: str | None = None
+    """M0, the model the recipe starts from: a trained spec (``local+lora:DIR``, e.g. the SFT baseline, or
+    ``hf:DIR``); default the base model. With ``finetune=fixed`` every iteration trains from it."""
+
+
+def starting_point(config: StascConfig) -> StascConfig:
+    """The config with M0 resolved: an ``hf:`` init becomes the base; a LoRA init stays a spec on ``local``."""
+    from dataclasses import replace
+
+    init = config.init
+    if not init or init == config.base:
+        return replace(config, init=None)
+    if init.startswith("hf:"):
+        return replace(config, base=init, init=None)
+    adapter = _adapter_of(init)
+    if adapter is None or not (adapter / "adapter_config.json").is_file():
+        raise SalamError(f"--init must be a trained model spec, local+lora:<folder> or hf:<folder>, not {init!r}")
+    if config.base != "local" or config.full:
+        raise SalamError("--init local+lora:... continues a LoRA adapter on the embedded model: drop --base/--full")
+    return config
+
+
+def _adapter_of(spec: str) -> Path | None:
+    return Path(spec.split(":", 1)[1]) if spec.startswith("local+lora:") else None
 
 
 def _model(spec: str) -> Any:
@@ -108,6 +132,7 @@ def train_stasc(config: StascConfig, resume: bool = False, overwrite: bool = Fal
                 log: Any = print) -> dict[str, Any]:
     """Run the iterations into ``config.out`` (one folder per iteration) and return the final manifest."""
     folder = TrainDir(Path(config.out))
+    config = starting_point(config)
     train, validation = training_questions(config)
     folder.prepare(resume, overwrite)
     prepare_training()
@@ -121,7 +146,7 @@ def train_stasc(config: StascConfig, resume: bool = False, overwrite: bool = Fal
 
 def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], validation: list[Question],
              guidelines: Guidelines | None, on_log: OnLog | None, log: Any) -> dict[str, Any]:
-    base_spec = config.base
+    base_spec = config.init or config.base
     previous = base_spec
     for number in range(1, config.iterations + 1):
         step = folder.iteration(number)
@@ -139,12 +164,12 @@ def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], valid
             raise SalamError(f"iteration {number}: no improving correction among {len(pairs)} samples "
                              f"({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))}); raise --temperature or --n-corr")
         step.path.mkdir(parents=True, exist_ok=True)
-        adapter = Path(previous.split(":", 1)[1]) if config.finetune == "evolving" and previous.startswith("local+lora:") else None
+        adapter = _adapter_of(previous if config.finetune == "evolving" else base_spec)
         model, tokenizer, base_hash = prepare_model(config, config.full, adapter)
         fields = fit_letters(config, model, tokenizer, examples, step, on_log)
         val = [LetterExample.for_question(q, answer_prompt(q)) for q in validation]
         manifest = {
-            "method": "stasc", "iteration": number, "base": config.base, "base_model_sha256": base_hash,
+            "method": "stasc", "iteration": number, "base": config.base, "base_model_sha256": base_hash, "init": base_spec,
             "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "seed": config.seed,
             "initial_from": base_spec if config.initial == "fixed" else previous, "corrections_from": previous,
             "samples_by_outcome": dict(outcomes), "samples": len(pairs), "kept": len(examples),

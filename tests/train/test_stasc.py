@@ -64,3 +64,41 @@ def test_one_iteration_on_real_questions_then_answer_through_the_spec_and_resume
     TrainDir(tmp_path / "stasc").iteration(1).manifest_path.unlink()
     again = train_stasc(config, resume=True, log=lambda m: None)["iterations"][0]
     assert (again["samples_by_outcome"], again["kept"]) == (first["samples_by_outcome"], first["kept"])
+
+
+def test_init_from_a_trained_adapter_trains_from_it_and_records_it(tmp_path, data_dir, monkeypatch):
+    """STaSC on top of SFT: M0 is the SFT adapter; with finetune=fixed every iteration continues it."""
+    from salam.train import stasc
+
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    (sft / "adapter_config.json").write_text("{}")
+    seen: dict = {}
+
+    class Stop(Exception):
+        pass
+
+    def prepare_model(config, full, adapter=None):
+        seen["adapter"] = adapter
+        raise Stop
+
+    monkeypatch.setattr(stasc, "_model", lambda spec: seen.setdefault("specs", []).append(spec) or object())
+    monkeypatch.setattr(stasc, "prepare_training", lambda: None)
+    monkeypatch.setattr(stasc, "prepare_model", prepare_model)
+    monkeypatch.setattr(stasc, "letter_distributions",
+                        lambda model, prompts, questions, *a: [np.full(len(q.letters), 1 / len(q.letters)) for q in questions])
+    config = stasc.StascConfig(out=tmp_path / "s", tasks=["Age"], limit=4, data_dir=str(data_dir), init=f"local+lora:{sft}")
+    with pytest.raises(Stop):
+        stasc.train_stasc(config, log=lambda m: None)
+    assert seen["specs"] == [f"local+lora:{sft}"] * 2 and seen["adapter"] == sft
+
+
+@pytest.mark.parametrize("init, message", [
+    ("openai:gpt-4o", "--init must be a trained model spec"),
+    ("local+lora:/nowhere", "--init must be a trained model spec"),
+])
+def test_init_that_cannot_be_trained_is_one_line(tmp_path, init, message):
+    from salam.train.stasc import StascConfig, starting_point
+
+    with pytest.raises(SalamError, match=message):
+        starting_point(StascConfig(out=tmp_path / "s", init=init))
