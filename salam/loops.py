@@ -83,6 +83,7 @@ def gather(
     batch_size: int = BATCH_SIZE,
     store_solved: bool = True,
     progress: Advance | None = None,
+    answerer: Answerer | None = None,
 ) -> GatherReport:
     """Answer, score, analyse each mistake, store it, and retry with the guideline for up to ``rounds`` retries.
 
@@ -90,7 +91,7 @@ def gather(
     questions already in the transcript, and memory ids are content hashes, so nothing is duplicated.
     """
     main_name, assistant_name = model_label(model), assistant.name
-    answerer = Answerer(model, answer_mode, batch_size)
+    answerer = answerer or Answerer(model, answer_mode, batch_size)
     path = Path(transcript) if transcript else None
     done = {ex.question.id for ex in read_transcript(path)} if path else set()
     if path:
@@ -197,6 +198,7 @@ def examine(
     baseline: dict[str, bool] | None = None,
     outcome_key: str | None = None,
     progress: Advance | None = None,
+    answerer: Answerer | None = None,
 ) -> list[ExamResult]:
     """Answer new questions with what ``condition`` retrieves from memory.
 
@@ -210,7 +212,7 @@ def examine(
     spec = condition_spec(condition)
     if spec.needs_assistant and assistant is None:
         raise SalamError(f"the {condition} condition needs a study assistant (--assistant)")
-    answerer = Answerer(model, answer_mode, batch_size)
+    answerer = answerer or Answerer(model, answer_mode, batch_size)
     kind = spec.kind
     questions = list(questions)
     retrieved: list[list[RetrievedMemory]] = []

@@ -12,7 +12,7 @@ from salam.defaults import BATCH_SIZE
 from salam.errors import SalamError
 from salam.types import Attempt, Question
 
-AnswerMode = Literal["generate", "choice"]
+AnswerMode = Literal["generate", "choice", "cot"]
 ANSWER_STOP = ["\n"]
 
 
@@ -27,16 +27,22 @@ class Answerer:
     """Answers batches of (question, guidance) with one model call per batch.
 
     ``choice`` mode scores the option letters from one forward pass (local models only), the
-    way lm-evaluation-harness does; ``generate`` mode lets the model write and extracts the answer.
+    way lm-evaluation-harness does; ``generate`` mode lets the model write one line and extracts the
+    answer; ``cot`` mode has it reason in steps after the task's few-shot chain-of-thought prompt
+    (:mod:`salam.answering.cot`, ``shots`` exemplars) and takes its final ``So the answer is X``.
     """
 
     model: Any
     mode: AnswerMode = "generate"
     batch_size: int = BATCH_SIZE
+    shots: int = 3
+    """Chain-of-thought exemplars per prompt in ``cot`` mode (BBH: 3; 0 for a model trained zero-shot)."""
+    data_dir: str | None = None
+    """Where the chain-of-thought prompts are (default: $SALAM_DATA_DIR)."""
 
     def __post_init__(self) -> None:
-        if self.mode not in ("generate", "choice"):
-            raise SalamError(f"answer mode must be generate or choice, not {self.mode!r}")
+        if self.mode not in ("generate", "choice", "cot"):
+            raise SalamError(f"answer mode must be generate, choice or cot, not {self.mode!r}")
         if self.mode == "choice" and not hasattr(self.model, "score_options"):
             raise SalamError("--answer-mode choice needs a local model (local, hf:..., local+lora:...); use generate")
 
@@ -50,7 +56,15 @@ class Answerer:
         does: a left-padded batch costs as much as its longest prompt times its size, so mixing a few
         long memory-augmented prompts with short plain ones would make every batch pay for padding.
         """
-        return self.answer_prompts([q for q, _ in items], [answer_prompt(q, g) for q, g in items], round_, guidelines, progress)
+        return self.answer_prompts([q for q, _ in items], [self.prompt(q, g) for q, g in items], round_, guidelines, progress)
+
+    def prompt(self, question: Question, guidance: str = "") -> str:
+        """The prompt this answerer's mode asks ``question`` with."""
+        if self.mode == "cot":
+            from salam.answering.cot import cot_prompt, exemplars_for
+
+            return cot_prompt(question, guidance, exemplars_for(question.task, self.shots, self.data_dir))
+        return answer_prompt(question, guidance)
 
     def answer_prompts(
         self, questions: Sequence[Question], prompts: Sequence[str], round_: int = 1,
@@ -67,7 +81,7 @@ class Answerer:
             outputs, tokens = self._run([prompts[i] for i in chunk], batch)
             per_item = (time.perf_counter() - began) / max(1, len(chunk))
             for i, question, output, n_tokens in zip(chunk, batch, outputs, tokens):
-                extracted = extract_answer(question, output)
+                extracted = self._extract(question, output)
                 attempts[i] = Attempt(
                     round=round_, prompt=prompts[i], output=output, answer=extracted,
                     correct=is_correct(question, extracted), guideline=guidelines[i],
@@ -77,6 +91,13 @@ class Answerer:
                 progress(len(chunk))
         return [a for a in attempts if a is not None]
 
+    def _extract(self, question: Question, output: str) -> str | None:
+        if self.mode == "cot":
+            from salam.answering.cot import extract_cot
+
+            return extract_cot(question, output)
+        return extract_answer(question, output)
+
     def _run(self, prompts: list[str], questions: list[Question]) -> tuple[list[str], list[int]]:
         if self.mode == "choice" and all(q.is_multiple_choice for q in questions):
             from langchain_core.messages import HumanMessage
@@ -85,7 +106,14 @@ class Answerer:
             scores = self.model.score_options(formatted, [q.letters for q in questions])
             outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] for q, s in zip(questions, scores)]
             return outputs, self.model.count_tokens(formatted)
-        replies = self.model.batch(prompts, stop=ANSWER_STOP)
+        if self.mode == "cot":
+            from salam.answering.cot import COT_MAX_NEW_TOKENS, COT_STOP
+
+            # Local models take a per-call token budget; a provider model keeps its own max_tokens.
+            extra = {"max_new_tokens": COT_MAX_NEW_TOKENS} if hasattr(self.model, "score_options") else {}
+            replies = self.model.batch(prompts, stop=COT_STOP, **extra)
+        else:
+            replies = self.model.batch(prompts, stop=ANSWER_STOP)
         outputs = [str(r.content) for r in replies]
         tokens = [int((getattr(r, "usage_metadata", None) or {}).get("total_tokens", 0)) for r in replies]
         return outputs, tokens

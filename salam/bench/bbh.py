@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from salam.answering.options import split_options
@@ -29,7 +30,9 @@ PAPER_MC_TASKS = (
     "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects",
     "tracking_shuffled_objects_three_objects",
 )
-SUBSETS = {"all": BBH_TASKS, "paper": PAPER_MC_TASKS}
+# The free-answer tasks (no options): scored by exact match of the final answer in cot mode.
+FREE_TASKS = ("boolean_expressions", "dyck_languages", "multistep_arithmetic_two", "object_counting", "word_sorting")
+SUBSETS = {"all": BBH_TASKS, "paper": PAPER_MC_TASKS, "free": FREE_TASKS}
 
 
 def bbh_question(task: str, index: int, example: dict) -> Question | None:
@@ -59,6 +62,23 @@ def load_bbh(tasks: list[str] | None = None, data_dir: str | Path | None = None)
             questions = [bbh_question(task, i, ex) for i, ex in enumerate(examples)]
         out[task] = [q for q in questions if q is not None]
     return out
+
+
+def cot_prompt(task: str, data_dir: str | Path | None = None) -> str:
+    """The task's official 3-shot chain-of-thought prompt (``Q: ... A: Let's think step by step. ...``), without its canary header."""
+    text = read_data_text(locate("bbh-cot-prompts", task, data_dir))
+    return (text.split("-----\n", 1)[1] if "-----\n" in text else text).strip()
+
+
+def cot_exemplars(task: str, data_dir: str | Path | None = None) -> list[tuple[str, str]]:
+    """(question, rationale) of each exemplar in the task's chain-of-thought prompt."""
+    blocks = re.split(r"\n\s*\nQ: |^Q: ", cot_prompt(task, data_dir), flags=re.MULTILINE)
+    pairs = []
+    for block in blocks:
+        if "\nA: " in block:
+            question, rationale = block.split("\nA: ", 1)
+            pairs.append((question.strip(), rationale.strip()))
+    return pairs
 
 
 def available_bbh_tasks(candidates: tuple[str, ...], data_dir: str | Path | None = None) -> list[str]:

@@ -17,8 +17,9 @@ from salam.errors import DataError
 OFFICIAL_URLS = {
     "bbq": "https://raw.githubusercontent.com/nyu-mll/BBQ/main/data/{name}.jsonl",
     "bbh": "https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/main/bbh/{name}.json",
+    "bbh-cot-prompts": "https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/main/cot-prompts/{name}.txt",
 }
-SUFFIX = {"bbq": ".jsonl", "bbh": ".json"}
+SUFFIX = {"bbq": ".jsonl", "bbh": ".json", "bbh-cot-prompts": ".txt"}
 
 
 def sha256_file(path: Path) -> str:

@@ -54,7 +54,9 @@ class BenchConfig:
     rounds: int = 1
     """Retries with feedback per mistake while gathering."""
     answer_mode: str = "choice"
-    """``choice`` (letter scoring, local models) or ``generate``."""
+    """``choice`` (letter scoring, local models), ``generate`` (one line) or ``cot`` (steps after BBH's chain-of-thought prompt)."""
+    shots: int = 3
+    """Chain-of-thought exemplars per prompt in ``cot`` mode (BBH's evaluation: 3)."""
     batch_size: int = BATCH_SIZE
     """Prompts per model call."""
     seed: int = 0
@@ -91,8 +93,10 @@ class BenchConfig:
         bad = [c for c in self.conditions if c not in CONDITION_NAMES]
         if bad:
             raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITION_NAMES)}")
-        if self.answer_mode not in ("generate", "choice"):
-            raise SalamError("--answer-mode must be generate or choice")
+        if self.answer_mode not in ("generate", "choice", "cot"):
+            raise SalamError("--answer-mode must be choice, generate or cot")
+        if self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
+            raise SalamError("--self-correct runs in choice or generate mode; chain-of-thought self-correction is not built yet")
         if self.self_correct_memory and not self.self_correct:
             self.self_correct = True
         return self
@@ -188,8 +192,7 @@ def gather_step(prep: Prepared, model: Any, assistant: Any, memory: Any, progres
             progress("gather", done, len(train))
 
     report = gather(train, model, assistant, memory, namespace=prep.namespace, rounds=config.rounds,
-                    transcript=prep.run.transcript_path, answer_mode=config.answer_mode,  # type: ignore[arg-type]
-                    batch_size=config.batch_size, progress=tick)
+                    transcript=prep.run.transcript_path, progress=tick, answerer=answerer_for(config, model))
     prep.run.add_timing("gather", time.perf_counter() - began)
     prep.run.add_assistant_stats({"parse_failures": report.parse_failures, "leaks": report.leaks})
 
@@ -210,13 +213,20 @@ def examine_step(prep: Prepared, condition: str, model: Any, assistant: Any, mem
     for start in range(0, len(todo), step):
         chunk = todo[start : start + step]
         results = examine(chunk, model, memory, condition=condition, k=config.k or 0, threshold=config.threshold or 0.0,  # type: ignore[arg-type]
-                          namespace=prep.namespace, assistant=assistant, answer_mode=config.answer_mode,  # type: ignore[arg-type]
+                          namespace=prep.namespace, assistant=assistant, answerer=answerer_for(config, model),
                           batch_size=config.batch_size, same_task=config.same_task, baseline=baseline,
                           outcome_key=prep.outcome_key)
         prep.run.append_samples(condition, results)
         if progress:
             progress(condition, len(test) - len(todo) + start + len(chunk), len(test))
     prep.run.add_timing(condition, time.perf_counter() - began)
+
+
+def answerer_for(config: BenchConfig, model: Any) -> Any:
+    """The answerer of every stage of a run: its mode, batch size and chain-of-thought shots."""
+    from salam.answering.answerer import Answerer
+
+    return Answerer(model, config.answer_mode, config.batch_size, config.shots, config.data_dir)  # type: ignore[arg-type]
 
 
 def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StageProgress | None = None) -> None:
@@ -247,7 +257,7 @@ def run_benchmark(
     ``model`` / ``assistant_model`` (LangChain chat models) override the specs in ``config`` for library use.
     """
     from salam._util.quiet import quiet_libraries
-    from salam.answering.answerer import Answerer
+    from salam.answering.cot import COT_MAX_NEW_TOKENS
     from salam.assistant import StudyAssistant
     from salam.bench.summary import summarise
     from salam.memory.store import MistakeMemory
@@ -256,9 +266,9 @@ def run_benchmark(
     quiet_libraries()
     config = config.resolved()
     # Everything that can be refused is refused before the manifest exists: no half-made run folders.
-    model = model or resolve_chat_model(config.model, base_url=config.base_url, max_new_tokens=ANSWER_MAX_NEW_TOKENS,
-                                        batch_size=config.batch_size)
-    Answerer(model, config.answer_mode, config.batch_size)  # type: ignore[arg-type]
+    model = model or resolve_chat_model(config.model, base_url=config.base_url, batch_size=config.batch_size,
+                                        max_new_tokens=COT_MAX_NEW_TOKENS if config.answer_mode == "cot" else ANSWER_MAX_NEW_TOKENS)
+    answerer_for(config, model)
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))

@@ -44,14 +44,15 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
     def command(
         model: str = typer.Option("local", "--model", "-m", help="Main model spec."),
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Study assistant spec (default: the main model)."),
-        tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories" + (" or subsets paper,all" if benchmark == "bbh" else "") + " (default: all available" + (" of the paper's 16" if benchmark == "bbh" else "") + ")."),
+        tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories" + (" or subsets paper,free,all" if benchmark == "bbh" else "") + " (default: all available" + (" of the paper's 16" if benchmark == "bbh" else "") + ")."),
         limit: int = typer.Option(default_limit, "--limit", min=0, help="Test questions per task (0: all)."),
         train_limit: int = typer.Option(default_train, "--train-limit", min=0, help="Train questions per task to gather on (0: all)."),
         conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", help="none,correct,mistake,feedback,feedback_only,agent"),
         k: Optional[int] = typer.Option(None, "-k", "--k", min=1, help="Memories per question (default: the paper's)."),
         threshold: Optional[float] = typer.Option(None, "--threshold", callback=similarity, help="Least similarity (default: the paper's)."),
         rounds: int = typer.Option(1, "--rounds", min=0, help="Retries with feedback during gather."),
-        answer_mode: str = typer.Option("choice", "--answer-mode", callback=one_of(*ANSWER_MODES), help="choice (score letters) or generate."),
+        answer_mode: str = typer.Option("choice", "--answer-mode", callback=one_of(*ANSWER_MODES), help="choice (score letters), generate (one line) or cot (reason in steps after BBH's chain-of-thought prompt; free-answer tasks)."),
+        shots: int = typer.Option(3, "--shots", min=0, max=3, help="Chain-of-thought exemplars in cot mode (BBH: 3; 0 for a model trained zero-shot)."),
         batch_size: int = typer.Option(8, "--batch-size", min=1),
         log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Run directory (default: runs/<benchmark>-<time>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --log-dir."),
@@ -77,7 +78,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rounds=rounds,
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct,
-            self_correct_memory=self_correct_memory,
+            self_correct_memory=self_correct_memory, shots=shots,
         )
         _run(config, log_dir, resume, display)
 

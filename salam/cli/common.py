@@ -113,7 +113,7 @@ def fraction(value: float) -> float:
     return value
 
 
-ANSWER_MODES = ("choice", "generate")
+ANSWER_MODES = ("choice", "generate", "cot")
 
 
 CONFIRM_ABOVE = 5

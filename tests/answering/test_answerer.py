@@ -66,5 +66,5 @@ def test_an_unknown_answer_mode_is_refused():
     from salam.answering.answerer import Answerer
     from salam.errors import SalamError
 
-    with pytest.raises(SalamError, match="generate or choice"):
+    with pytest.raises(SalamError, match="generate, choice or cot"):
         Answerer(ScriptedChatModel(replies=["B"]), mode="bogus")  # type: ignore[arg-type]

@@ -1,0 +1,59 @@
+"""Chain-of-thought answering, as BBH's own evaluation does it.
+
+The prompt is the task's official few-shot chain-of-thought prompt (``--shots``, BBH: 3), then
+``Q: <question>`` and ``A: Let's think step by step.``; the model writes its steps and the answer is the
+last ``So the answer is X`` (exact match after whitespace and case folding; an option letter for
+multiple choice). Tasks without a chain-of-thought prompt (BBQ, a user's questions) are asked zero-shot.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from salam.answering.scoring import extract_choice, normalise_letter
+from salam.types import Question
+
+THINK = "Let's think step by step."
+COT_STOP = ["\n\nQ:", "\nQ: "]
+COT_MAX_NEW_TOKENS = 512
+"""Enough for BBH's longer rationales (a 20-word sort, a 40-symbol Dyck trace) on the embedded model."""
+_FINAL = re.compile(r"answer is\s*:?\s*(.+?)\s*\.?\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=64)
+def exemplars_for(task: str, shots: int, data_dir: str | None = None) -> str:
+    """The first ``shots`` exemplars of the task's chain-of-thought prompt as ``Q: ...\\nA: ...`` blocks ("" if none)."""
+    from salam.bench.bbh import BBH_TASKS, cot_exemplars
+
+    if shots <= 0 or task not in BBH_TASKS:
+        return ""
+    pairs = cot_exemplars(task, Path(data_dir) if data_dir else None)
+    return "\n\n".join(f"Q: {question}\nA: {rationale}" for question, rationale in pairs[:shots])
+
+
+def cot_prompt(question: Question, guidance: str = "", exemplars: str = "") -> str:
+    """Few-shot exemplars, any guidance block, the question and the start of the answer."""
+    head = f"{exemplars}\n\n" if exemplars else ""
+    return f"{head}{guidance}Q: {question.render()}\nA: {THINK}"
+
+
+def final_answer(rationale: str) -> str | None:
+    """The answer a chain of thought commits to: its last ``answer is X`` line, else None."""
+    for line in reversed(rationale.strip().splitlines()):
+        match = _FINAL.search(line.strip())
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def extract_cot(question: Question, output: str) -> str | None:
+    """The final answer of a chain of thought: an option letter for multiple choice, else the free text."""
+    stated = final_answer(output)
+    if stated is None:
+        return None
+    if question.is_multiple_choice:
+        letter = normalise_letter(stated)
+        return letter if letter in question.letters else extract_choice(stated, question.letters, question.options)
+    return stated

@@ -1,0 +1,104 @@
+"""What every script feedback module shares: steps of a rationale, the feedback on them, the rewrite.
+
+A rationale is the model's chain of thought in the BBH few-shot style: a ``Let's think step by step.``
+line, then one step per line, the last ending ``So the answer is X.``. A script task knows the truth of
+its question, so it can check every written step (not just the final answer), name the first wrong
+one, and rewrite the rationale from there with its own gold steps (TriPosT's improvement module).
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+from salam.answering.cot import THINK, final_answer
+from salam.types import Question
+
+Verdict = Literal["correct", "wrong", "unparseable"]
+ALL_CORRECT = "All steps are correct."
+
+
+@dataclass(frozen=True)
+class StepFeedback:
+    """A checker's verdict on a rationale: correct, the first wrong step (1-based) and why, or unparseable."""
+
+    verdict: Verdict
+    step: int | None = None
+    part: str = ""
+    """The wrong part of the step, as written."""
+    why: str = ""
+
+    @property
+    def is_correct(self) -> bool:
+        return self.verdict == "correct"
+
+    def text(self) -> str:
+        """The feedback as the model learns to write it (TriPosT's feedback turn)."""
+        if self.verdict == "correct":
+            return ALL_CORRECT
+        if self.verdict == "wrong":
+            return f'In step {self.step} the part "{self.part}" is incorrect. {self.why}'.strip()
+        return f"The steps could not be followed: {self.why}"
+
+
+def steps_of(rationale: str) -> list[str]:
+    """The rationale's steps: its non-empty lines after ``Let's think step by step.`` (and any ``A:``)."""
+    lines = [line.strip() for line in rationale.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("A:"):
+        lines[0] = lines[0][2:].strip()
+    while lines and (not lines[0] or lines[0].lower().startswith("let's think step by step")):
+        rest = lines[0][len(THINK):].strip() if lines[0].lower().startswith("let's think") else ""
+        lines = ([rest] if rest else []) + lines[1:]
+    return lines
+
+
+def join_steps(steps: list[str]) -> str:
+    return "\n".join([THINK, *steps])
+
+
+class ScriptTask(ABC):
+    """One BBH task with a generator, a gold rationale writer and an exact step checker."""
+
+    name: str
+    seen: tuple[int, ...]
+    """Difficulties trained on (BBH's own questions are among them)."""
+    unseen: tuple[int, ...]
+    """Harder difficulties never trained on, to test transfer (as the TriPosT paper splits them)."""
+
+    @abstractmethod
+    def generate(self, rng: random.Random, difficulty: int, index: int = 0) -> Question:
+        """A new question in BBH's own format, with its target answer."""
+
+    @abstractmethod
+    def solve(self, question: Question) -> list[str]:
+        """Gold steps, the last ending ``So the answer is <target>.``."""
+
+    @abstractmethod
+    def check(self, question: Question, rationale: str) -> StepFeedback:
+        """Check every step against the truth; the first wrong one is named."""
+
+    def rationale(self, question: Question) -> str:
+        return join_steps(self.solve(question))
+
+    def improve(self, question: Question, rationale: str, feedback: StepFeedback) -> str:
+        """TriPosT's improvement: keep the steps before the faulty one, continue with the gold steps from there."""
+        if feedback.is_correct:
+            return rationale
+        gold = self.solve(question)
+        kept = steps_of(rationale)[: max(0, (feedback.step or 1) - 1)] if feedback.verdict == "wrong" else []
+        return join_steps(kept + gold[min(len(kept), len(gold) - 1):])
+
+    def answer_step(self, question: Question, steps: list[str]) -> StepFeedback | None:
+        """Wrong when the last step's stated answer is not the target (a shared final check)."""
+        stated = final_answer(steps[-1]) if steps else None
+        if stated is None:
+            return StepFeedback("unparseable", why="there is no final 'So the answer is ...'.")
+        if _norm(stated) != _norm(question.answer):
+            return StepFeedback("wrong", len(steps), f"So the answer is {stated}", "It does not follow from the steps.")
+        return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).strip(".").lower()
