@@ -48,8 +48,9 @@ def run_markdown(run_dir: Path) -> str:
         for name, c in conds.items():
             b = c["bbq"]
             lines.append(f"| {name} | {_pct(b['acc_ambig'])} | {_pct(b['acc_disambig'])} | {b['bias_disambig']:.3f} | {b['bias_ambig']:.3f} |")
-    lines += ["", "## Per task (accuracy %)", "", "| task | n | " + " | ".join(conds) + " |", "|---|---|" + "---|" * len(conds)]
-    for task in summary["tasks"]:
+    if conds:
+        lines += ["", "## Per task (accuracy %)", "", "| task | n | " + " | ".join(conds) + " |", "|---|---|" + "---|" * len(conds)]
+    for task in summary["tasks"] if conds else []:
         n = next(iter(conds.values()))["per_task"][task]["n"]
         lines.append(f"| {task} | {n} | " + " | ".join(_pct(c["per_task"][task]["accuracy"]) for c in conds.values()) + " |")
     effects = {n: c["memory_effects"] for n, c in conds.items() if "memory_effects" in c}
@@ -72,12 +73,18 @@ def _sc_row(label: str, m: dict) -> str:
 
 def self_correct_markdown(sc: dict) -> list[str]:
     """The two-attempt table: per task, pooled and macro."""
-    lines = ["", "## Self-correction (two attempts" + (", attempt 2 with the memory's guidelines" if sc.get("with_memory") else "") + ")", "",
+    protocol = "TriPosT: attempt, own feedback, updates; t2 = final answer" if sc.get("tripost") else "two attempts"
+    lines = ["", f"## Self-correction ({protocol}" + (", attempt 2 with the memory's guidelines" if sc.get("with_memory") else "") + ")", "",
              "| tasks | n | Acc@t1 % [95% CI] | Acc@t2 % [95% CI] | Δ points | Δi→c % | Δc→i % | t2 vs t1 (b/c, McNemar p) |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [_sc_row(md(task), m) for task, m in sc["per_task"].items()]
     lines.append(_sc_row("**pooled**", sc["pooled"]))
     lines.append(_sc_row("**macro**", {**sc["macro"], "ci95_t1": [], "ci95_t2": []}))
+    if sc.get("tripost"):
+        tp = sc["tripost"]
+        lines.append(f"\nTriPosT mode: attempt 2 is the final answer after the model's own feedback and updates; "
+                     f"mean updates {tp['mean_rounds']:.2f}; the model declared a wrong answer correct for "
+                     f"{tp['claims_correct_when_wrong']} of the {tp['wrong_final']} questions it ended wrong.")
     if sc.get("with_memory"):
         lines.append(f"\nAttempt 2 carried guidelines for {sc['attempt2_with_guidelines']} questions "
                      f"({sc['redacted']} redacted by the leakage guard).")

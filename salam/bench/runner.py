@@ -83,6 +83,10 @@ class BenchConfig:
     """Also run the two-attempt self-correction protocol on the test split (Acc@t1, Acc@t2, Δ...)."""
     self_correct_memory: bool = False
     """Attempt 2 carries the memory's guidelines for the question (the feedback_only condition)."""
+    self_correct_mode: str = "two-attempt"
+    """``two-attempt`` (SCoRe's protocol) or ``tripost`` (attempt → own feedback → update, chain of thought)."""
+    max_rounds: int = 5
+    """Updates at most, in ``tripost`` mode."""
 
     def resolved(self) -> "BenchConfig":
         """Fill the paper's retrieval defaults and check the values that are not checked elsewhere."""
@@ -95,8 +99,13 @@ class BenchConfig:
             raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITION_NAMES)}")
         if self.answer_mode not in ("generate", "choice", "cot"):
             raise SalamError("--answer-mode must be choice, generate or cot")
-        if self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
-            raise SalamError("--self-correct runs in choice or generate mode; chain-of-thought self-correction is not built yet")
+        if self.self_correct_mode not in ("two-attempt", "tripost"):
+            raise SalamError("--self-correct-mode must be two-attempt or tripost")
+        if self.self_correct_mode == "tripost":
+            self.self_correct, self.answer_mode = True, "cot"  # TriPosT reasons in steps
+        elif self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
+            raise SalamError("two-attempt self-correction runs in choice or generate mode; "
+                             "in cot mode use --self-correct-mode tripost")
         if self.self_correct_memory and not self.self_correct:
             self.self_correct = True
         return self
@@ -237,7 +246,12 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
     todo = [q for q in test if q.id not in prep.run.samples(SELF_CORRECT)]
     guidelines = Guidelines(memory, prep.namespace, config.k or 0, config.threshold or 0.0, config.same_task) \
         if config.self_correct_memory else None
-    runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
+    if config.self_correct_mode == "tripost":
+        from salam.selfcorrect.tripost import TriPosTRunner
+
+        runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines)
+    else:
+        runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()
     step = config.batch_size * 4
     for start in range(0, len(todo), step):
@@ -269,6 +283,10 @@ def run_benchmark(
     model = model or resolve_chat_model(config.model, base_url=config.base_url, batch_size=config.batch_size,
                                         max_new_tokens=COT_MAX_NEW_TOKENS if config.answer_mode == "cot" else ANSWER_MAX_NEW_TOKENS)
     answerer_for(config, model)
+    if config.self_correct_mode == "tripost":
+        from salam.selfcorrect.tripost import TriPosTRunner
+
+        TriPosTRunner(model)  # refuses a provider model before the run folder exists
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))

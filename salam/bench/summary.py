@@ -67,6 +67,12 @@ def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool) -> d
     out = summarise_two_attempts([(q.task, bool(rows[q.id]["t1"]["correct"]), bool(rows[q.id]["t2"]["correct"]))
                                   for q in present])
     out["with_memory"] = with_memory
+    tripost = [rows[q.id] for q in present if "rounds" in rows[q.id]]
+    if tripost:  # TriPosT's own measures: updates made, and wrong answers the model declared correct
+        wrong_final = [r for r in tripost if not r["t2"]["correct"]]
+        out["tripost"] = {"mean_rounds": sum(int(r["rounds"]) for r in tripost) / len(tripost),
+                          "claims_correct_when_wrong": sum(bool(r["claimed_correct_when_wrong"]) for r in tripost),
+                          "wrong_final": len(wrong_final)}
     out["attempt2_with_guidelines"] = sum(1 for q in present if rows[q.id].get("memories"))
     out["redacted"] = sum(int(rows[q.id].get("redacted", 0)) for q in present)
     return out

@@ -66,6 +66,8 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:<model>."),
         self_correct: bool = typer.Option(False, "--self-correct", help="Also run the two-attempt self-correction protocol on the test split."),
         self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct)."),
+        self_correct_mode: str = typer.Option("two-attempt", "--self-correct-mode", callback=one_of("two-attempt", "tripost"), help="two-attempt (SCoRe's protocol) or tripost (attempt, own feedback, update; cot mode). `--self-correct tripost` is the same."),
+        max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Updates at most in tripost mode."),
         display: str = DisplayOpt,
     ) -> None:
         from salam.bench.runner import BenchConfig
@@ -78,7 +80,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rounds=rounds,
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct,
-            self_correct_memory=self_correct_memory, shots=shots,
+            self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct_mode, max_rounds=max_rounds,
         )
         _run(config, log_dir, resume, display)
 

@@ -1,4 +1,4 @@
-"""``salam train il`` (imitation learning) and ``salam train eval-assistant``."""
+"""``salam train``: the study assistant (il, eval-assistant) and the main model (sft, stasc, tripost)."""
 
 from __future__ import annotations
 
@@ -212,4 +212,44 @@ def stasc(
         typer.echo(f"iteration {it['iteration']}: samples {it['samples_by_outcome']}, kept {it['kept']} "
                    f"({it['kept_by_outcome']}), {it['steps']} steps in {it['train_seconds']:.0f} s, "
                    f"validation Acc@t1 {100 * it['validation_accuracy_t1']:.1f}%")
+    typer.echo(f"model spec: {summary['spec']}")
+
+
+@app.command("tripost")
+def tripost(
+    out: Path = OutOpt,
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated BBH tasks with a script (default: all four)."),
+    limit: int = typer.Option(40, "--limit", min=1, help="Generated training questions per task (start and each iteration)."),
+    iterations: int = typer.Option(2, "--iterations", min=1, help="Rollout-edit-train rounds after the supervised start (paper: 3)."),
+    max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Editing rounds per trajectory."),
+    improve_ratio: float = typer.Option(1.5, "--improve-ratio", min=0.01, help="Improvement : non-improvement examples."),
+    feedback_weight: float = typer.Option(1.5, "--feedback-weight", min=0.0, help="Loss weight of feedback and update tokens."),
+    feedback: str = typer.Option("script", "--feedback", callback=one_of("script"), help="Feedback module: script (exact step checkers)."),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.01, max=5.0, help="Rollout sampling temperature."),
+    full: bool = FullOpt,
+    epochs: float = EpochsOpt,
+    max_steps: int = MaxStepsOpt,
+    batch_size: int = typer.Option(4, "--batch-size", min=1),
+    learning_rate: float = LearningRateOpt,
+    seed: int = TrainSeedOpt,
+    resume: bool = ResumeOpt,
+    overwrite: bool = OverwriteOpt,
+    display: str = TrainDisplayOpt,
+) -> None:
+    """TriPosT: the main model learns to write feedback on its own attempts and to use it (BBH tasks with a script)."""
+    from salam.feedback.scripts import SCRIPTS
+    from salam.train.tripost import TriPostConfig, train_tripost
+
+    config = TriPostConfig(out=out, tasks=[t for t in (tasks or "").split(",") if t] or list(SCRIPTS), limit=limit,
+                           iterations=iterations, max_rounds=max_rounds, improve_ratio=improve_ratio,
+                           feedback_weight=feedback_weight, temperature=temperature, full=full, epochs=epochs,
+                           max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
+    with progress_reporter(display) as report:
+        summary = train_tripost(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)
+    start = summary["supervised_start"]
+    typer.echo(f"supervised start: {start['examples']} gold rationales, {start['steps']} steps in {start['train_seconds']:.0f} s")
+    for it in summary["iterations"]:
+        typer.echo(f"iteration {it['iteration']}: rollouts {it['rollouts_by_outcome']}, examples {it['examples_by_kind']}, "
+                   f"{it['steps']} steps in {it['train_seconds']:.0f} s")
     typer.echo(f"model spec: {summary['spec']}")

@@ -88,23 +88,28 @@ def prepare_model(config: TrainConfig, full: bool, adapter: Path | None = None) 
 def fit_letters(config: TrainConfig, model: Any, tokenizer: Any, examples: list[LetterExample], folder: TrainDir,
                 on_log: OnLog | None = None) -> dict[str, Any]:
     """Train ``model`` on letter examples with the shared CPU trainer settings; manifest fields of the run."""
+    return fit(config, model, [e.as_row() for e in examples], LetterCollator(tokenizer, config.max_length),
+               letter_trainer_class(), folder, on_log, sum(len(ids) for ids in tokenizer([e.prompt for e in examples])["input_ids"]))
+
+
+def fit(config: TrainConfig, model: Any, rows: list[dict[str, Any]], collator: Any, trainer_class: type, folder: TrainDir,
+        on_log: OnLog | None, tokens: int) -> dict[str, Any]:
+    """One trainer run over ``rows`` (resuming the folder's last checkpoint); manifest fields of the run."""
     from datasets import Dataset
     from transformers import TrainingArguments
 
     args = TrainingArguments(**{**cpu_trainer_args(config, quiet=on_log is not None),
                                 "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
     run = TrainRun(resumed_from=last_checkpoint(folder.path))
-    trainer = letter_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list([e.as_row() for e in examples]),
-                                     data_collator=LetterCollator(tokenizer, config.max_length),
-                                     callbacks=[loss_recorder(run.losses, on_log)])
+    trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
+                            callbacks=[loss_recorder(run.losses, on_log)])
     quiet_trainer(trainer)
-    tokens = sum(len(ids) for ids in tokenizer([e.prompt for e in examples])["input_ids"])
     run.start()
     result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
     fields = run.fields(result, tokens, config.epochs)
     epochs_done = float(result.metrics.get("epoch", config.epochs))
-    return {**fields, "examples": len(examples),
-            "examples_per_second": len(examples) * epochs_done / max(1e-9, fields["train_seconds"])}
+    return {**fields, "examples": len(rows),
+            "examples_per_second": len(rows) * epochs_done / max(1e-9, fields["train_seconds"])}
 
 
 def train_sft(config: SFTTrainConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None) -> dict[str, Any]:

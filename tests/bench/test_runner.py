@@ -139,3 +139,47 @@ def test_self_correct_adds_the_two_attempt_metrics_and_compare_pairs_runs(tmp_pa
     assert "## Self-correction" in write_report(tmp_path / "fixer").read_text()
     table = compare([tmp_path / "stubborn", tmp_path / "fixer"])
     assert "Acc@t2" in table and "| fixer | Acc@t2 | 12 |" in table
+
+
+def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, data_dir):
+    """`salam bench bbh --self-correct tripost`: attempt, own feedback, update; the final answer fills acc_t2."""
+    from salam.bench.rundir import RunDir
+    from salam.bench.runner import run_benchmark
+    from salam.cli.main import with_self_correct_mode
+    from salam.selfcorrect.tripost import FEEDBACK
+
+    assert with_self_correct_mode(["bench", "bbh", "--self-correct", "tripost", "--limit", "2"]) == \
+        ["bench", "bbh", "--self-correct", "--self-correct-mode", "tripost", "--limit", "2"]
+    assert with_self_correct_mode(["--self-correct", "--limit", "2"]) == ["--self-correct", "--limit", "2"]
+
+    class Fixer:
+        """Answers True first; told nothing, says its steps are wrong once, then answers the gold."""
+
+        def format_prompt(self, messages):
+            return messages[0].content + "\n<model>\n"
+
+        def generate_texts(self, prompts, stop=None, max_new_tokens=None):
+            out = []
+            for p in prompts:
+                so_far = p.split("\n<model>\n", 1)[1]
+                if not so_far:
+                    out.append("Z = True. So the answer is True.")
+                elif so_far.endswith(FEEDBACK):
+                    out.append(" All steps are correct." if "Update:" in so_far else " In step 1 the part \"True\" is incorrect.")
+                else:
+                    out.append("Z = False. So the answer is False.")
+            return [(t, 0, 0, 0.0) for t in out]
+
+    config = _config(tmp_path, data_dir, benchmark="bbh", tasks=["boolean_expressions"], limit=6, conditions=[],
+                     self_correct=True, self_correct_mode="tripost", answer_mode="choice", shots=0)
+    from salam.testing import ScriptedChatModel
+
+    summary = run_benchmark(config, tmp_path / "tp", model=Fixer(), assistant_model=ScriptedChatModel())
+    sc = summary["self_correct"]
+    assert RunDir(tmp_path / "tp").manifest()["config"]["answer_mode"] == "cot"
+    truth = [row["t1"]["correct"] for row in RunDir(tmp_path / "tp").samples("self_correct").values()]
+    assert sc["macro"]["acc_t1"] == sum(truth) / 6 and sc["macro"]["acc_t2"] == sum(1 for t in truth if not t) / 6
+    assert sc["tripost"]["mean_rounds"] == 1.0 and sc["tripost"]["claims_correct_when_wrong"] == sc["tripost"]["wrong_final"]
+    from salam.bench.report import run_markdown
+
+    assert "TriPosT mode" in run_markdown(tmp_path / "tp")

@@ -1,0 +1,139 @@
+"""TriPosT's self-correction turn format and its inference loop: attempt → feedback → update, repeated.
+
+A trajectory is one model turn after the chain-of-thought prompt (``Q: ... A: Let's think step by
+step.``, zero-shot: the model was trained on this format)::
+
+    <attempt steps, the last ending "So the answer is X.">
+    Feedback: In step 2 the part "(1 + 6) = 6" is incorrect. (1 + 6) is 7, not 6.
+    Update:
+    <the steps again from step 2>
+    Feedback: All steps are correct.
+
+Training (:mod:`salam.train.tripost`) writes exactly these strings and inference parses them, so the
+two cannot drift. At inference the model writes its own feedback and stops when it says the steps
+are correct or after ``max_rounds`` updates; with guidelines from the mistake memory the first
+feedback is the memory's guidelines instead (SALAM's feedback, used by a model trained to use feedback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from salam.answering.cot import COT_MAX_NEW_TOKENS, cot_prompt, extract_cot
+from salam.answering.scoring import is_correct
+from salam.errors import SalamError
+from salam.feedback.base import ALL_CORRECT
+from salam.selfcorrect.protocol import Guidelines, TwoAttempts
+from salam.types import Attempt, Question
+
+FEEDBACK = "Feedback:"
+UPDATE = "Update:"
+FEEDBACK_MAX_NEW_TOKENS = 96
+MAX_ROUNDS = 5
+"""The paper's limit on editing rounds, at training and at inference."""
+
+
+STOP_STEPS = [f"\n{FEEDBACK}", "\n\nQ:", "\nQ: "]
+"""Where an attempt or an update ends: at the next feedback turn (or a new question)."""
+
+
+def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int) -> list[str]:
+    """Let a local model continue its own turn: the formatted prompt, what it wrote so far, then more."""
+    from langchain_core.messages import HumanMessage
+
+    formatted = [model.format_prompt([HumanMessage(p)]) + s for p, s in zip(prompts, so_far)]
+    return [text for text, *_ in model.generate_texts(formatted, stop=stop, max_new_tokens=max_new_tokens)]
+
+
+def feedback_turn(text: str) -> str:
+    return f"\n{FEEDBACK} {' '.join(text.split())}"
+
+
+def update_turn(steps: Sequence[str]) -> str:
+    return f"\n{UPDATE}\n" + "\n".join(steps)
+
+
+def says_correct(feedback: str) -> bool:
+    """Whether a feedback line declares the steps correct (the model's stop signal)."""
+    return ALL_CORRECT.lower().rstrip(".") in feedback.lower()
+
+
+class TriPosTAttempts(TwoAttempts):
+    """The protocol's record plus TriPosT's own: updates made, and a wrong answer declared correct."""
+
+    rounds: int = 0
+    claimed_correct_when_wrong: bool = False
+    trajectory: str = ""
+
+
+@dataclass
+class TriPosTRunner:
+    """Runs attempt → own feedback → update until the model says correct or ``max_rounds`` (local models)."""
+
+    model: Any
+    max_rounds: int = MAX_ROUNDS
+    shots: int = 0
+    guidelines: Guidelines | None = None
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.model, "generate_texts"):
+            raise SalamError("tripost self-correction continues the model's own turn: it needs a local model "
+                             "(local, local+lora:..., hf:...)")
+
+    def _continue(self, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int) -> list[str]:
+        return continue_turn(self.model, prompts, so_far, stop, max_new_tokens)
+
+    def run(self, questions: Sequence[Question], progress: Any = None) -> list[TriPosTAttempts]:
+        from salam.answering.cot import exemplars_for
+
+        questions = list(questions)
+        prompts = [cot_prompt(q, exemplars=exemplars_for(q.task, self.shots)) for q in questions]
+        stop_answer = STOP_STEPS
+        attempts = self._continue(prompts, [""] * len(questions), stop_answer, COT_MAX_NEW_TOKENS)
+        so_far = [a.rstrip() for a in attempts]
+        answers = [extract_cot(q, a) for q, a in zip(questions, attempts)]
+        first = list(answers)
+        rounds = [0] * len(questions)
+        claimed = [False] * len(questions)
+        blocks = self.guidelines.blocks(questions) if self.guidelines else [("", [], 0)] * len(questions)
+        active = list(range(len(questions)))
+        for round_ in range(self.max_rounds + 1):
+            if not active:
+                break
+            given = {i: blocks[i][0] for i in active if round_ == 0 and blocks[i][0]}
+            asked = [i for i in active if i not in given]
+            written = dict(zip(asked, self._continue([prompts[i] for i in asked], [so_far[i] + f"\n{FEEDBACK}" for i in asked],
+                                                     ["\n"], FEEDBACK_MAX_NEW_TOKENS))) if asked else {}
+            updating = []
+            for i in active:
+                feedback = given.get(i) or written.get(i, "")
+                so_far[i] += feedback_turn(feedback)
+                if i not in given and says_correct(feedback):
+                    claimed[i] = not is_correct(questions[i], answers[i])
+                elif round_ < self.max_rounds:
+                    updating.append(i)
+            if updating:
+                updates = self._continue([prompts[i] for i in updating], [so_far[i] + f"\n{UPDATE}\n" for i in updating],
+                                         stop_answer, COT_MAX_NEW_TOKENS)
+                for i, update in zip(updating, updates):
+                    so_far[i] += f"\n{UPDATE}\n" + update.rstrip()
+                    answers[i] = extract_cot(questions[i], update) or answers[i]
+                    rounds[i] += 1
+            active = updating
+            if progress:
+                progress(0)
+        if progress:
+            progress(len(questions))
+        return [self._record(q, p, t, a1, a2, r, c, block)
+                for q, p, t, a1, a2, r, c, block in zip(questions, prompts, so_far, first, answers, rounds, claimed, blocks)]
+
+    @staticmethod
+    def _record(question: Question, prompt: str, trajectory: str, first: str | None, final: str | None, rounds: int,
+                claimed: bool, block: tuple[str, list[str], int]) -> TriPosTAttempts:
+        t1 = Attempt(round=1, prompt=prompt, output=trajectory.split(f"\n{FEEDBACK}", 1)[0], answer=first,
+                     correct=is_correct(question, first))
+        t2 = Attempt(round=2, prompt=prompt, output=trajectory, answer=final, correct=is_correct(question, final),
+                     guideline=block[0] or None)
+        return TriPosTAttempts(question_id=question.id, task=question.task, t1=t1, t2=t2, memories=block[1],
+                               redacted=block[2], rounds=rounds, claimed_correct_when_wrong=claimed, trajectory=trajectory)

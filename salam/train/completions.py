@@ -1,0 +1,114 @@
+"""Training on written answers (rationales, feedback, updates) with a weight per segment.
+
+TriPosT weights the feedback and update tokens 1.5 and TRL's SFTTrainer has no per-token weights, so
+this is a ``transformers.Trainer`` subclass with its own loss (it runs under ``accelerate launch``
+unchanged). Prompts go through the local backend's own formatting and encoding (chat template, BOS),
+so a trained model is asked exactly as it was taught. Rows are left-padded, so every completion ends
+at the last position and the head runs only over the last ``longest completion + 1`` positions
+(``logits_to_keep``): with Gemma's 262k-token vocabulary the prompt's logits would be most of the cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+
+@dataclass(frozen=True)
+class CompletionExample:
+    """A prompt (the user turn) and the completion's segments, each with its loss weight (0: context only)."""
+
+    prompt: str
+    parts: tuple[tuple[str, float], ...]
+
+    def as_row(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "texts": [t for t, _ in self.parts], "weights": [w for _, w in self.parts]}
+
+    @property
+    def text(self) -> str:
+        return "".join(t for t, _ in self.parts)
+
+
+def end_of_turn_id(tokenizer: Any) -> int:
+    """The token that ends the model's turn (Gemma's ``<end_of_turn>``, else EOS): generation stops there."""
+    token_id = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    return token_id if isinstance(token_id, int) and token_id != tokenizer.unk_token_id else tokenizer.eos_token_id
+
+
+class CompletionCollator:
+    """Rows -> input ids, attention mask, labels (-100 off the completion) and a loss weight per position."""
+
+    def __init__(self, tokenizer: Any, max_length: int = 1024) -> None:
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def encode(self, row: dict[str, Any]) -> tuple[list[int], list[int], list[float]]:
+        from langchain_core.messages import HumanMessage
+
+        from salam.models.local import encode_prompts, format_messages
+
+        prompt = encode_prompts(self.tokenizer, [format_messages(self.tokenizer, [HumanMessage(row["prompt"])])],
+                                self.max_length)["input_ids"][0].tolist()
+        # The completion is tokenised whole, as the model reads it back when it continues its own turn;
+        # each token takes the weight of the segment its first character is in.
+        text = "".join(row["texts"])
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ends, total = [], 0
+        for piece in row["texts"]:
+            total += len(piece)
+            ends.append(total)
+        ids = list(enc["input_ids"])
+        weights = [float(row["weights"][next((i for i, end in enumerate(ends) if start < end), len(ends) - 1)])
+                   for start, _ in enc["offset_mapping"]]
+        ids.append(end_of_turn_id(self.tokenizer))
+        weights.append(float(row["weights"][-1]) if row["weights"] else 1.0)
+        room = max(1, self.max_length - len(ids))
+        return prompt[-room:], ids[: self.max_length - 1], weights[: self.max_length - 1]
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        encoded = [self.encode(r) for r in rows]
+        width = max(len(p) + len(c) for p, c, _ in encoded)
+        keep = max(len(c) for _, c, _ in encoded) + 1
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        weights = torch.zeros((len(rows), width), dtype=torch.float)
+        for i, (prompt, completion, w) in enumerate(encoded):
+            seq = prompt + completion
+            start = width - len(seq)
+            input_ids[i, start:] = torch.tensor(seq)
+            attention[i, start:] = 1
+            labels[i, width - len(completion):] = torch.tensor(completion)
+            weights[i, width - len(completion):] = torch.tensor(w)
+        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels, "loss_weights": weights,
+                "logits_to_keep": keep}
+
+
+def weighted_loss(model: Any, batch: dict[str, Any]) -> Any:
+    """Weighted mean cross-entropy of the completion tokens; the head runs on the last positions only."""
+    import torch.nn.functional as F
+
+    keep = int(batch["logits_to_keep"])
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep)
+    logits = out.logits[:, :-1, :].float()  # position t predicts token t + 1
+    labels = batch["labels"][:, -(keep - 1):]
+    weights = batch["loss_weights"][:, -(keep - 1):]
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="none")
+    weights = weights.reshape(-1) * (labels.reshape(-1) != -100)
+    return (losses * weights).sum() / weights.sum().clamp(min=1e-9)
+
+
+def completion_trainer_class() -> type:
+    """``CompletionTrainer``, built on first use so that importing salam does not import transformers."""
+    from transformers import Trainer
+
+    class CompletionTrainer(Trainer):
+        """A ``transformers.Trainer`` whose loss is the weighted cross-entropy over completion tokens."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+            loss = weighted_loss(model, inputs)
+            return (loss, {}) if return_outputs else loss
+
+    return CompletionTrainer

@@ -1,0 +1,101 @@
+"""TriPosT's data: interactive editing of the model's own attempts, filtering, splitting, rebalancing.
+
+Editing (the paper's interactive demonstrations): a script checks the attempt; if a step is wrong, its
+feedback names the first wrong step and the improvement module writes the correct step there; the
+current model then continues the rationale from that step (it is still the model's own attempt), and
+the script checks again, up to ``max_rounds`` times. Trajectories are dropped when a rationale cannot
+be parsed, when a round makes no progress (the first wrong step does not move forward) or when the
+last round is still wrong. The rest become examples in the turn format of
+:mod:`salam.selfcorrect.tripost`:
+
+- *improvement*: the attempt (and earlier rounds) as context with loss weight 0 — the model must not
+  learn its wrong steps — then one round's feedback and update with weight ``feedback_weight``;
+  the last round also teaches ``Feedback: All steps are correct.``
+- *non-improvement*: a correct attempt (weight 1) and ``Feedback: All steps are correct.``.
+
+Rebalancing keeps improvement : non-improvement at ``improve_ratio`` : 1, dropping surplus
+non-improvement examples or adding gold rationales with "correct" feedback where they are short.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from salam.answering.cot import cot_prompt
+from salam.feedback.base import ALL_CORRECT, ScriptTask, StepFeedback, steps_of
+from salam.selfcorrect.tripost import FEEDBACK, UPDATE, feedback_turn, update_turn
+from salam.train.completions import CompletionExample
+from salam.types import Question
+
+
+@dataclass
+class Round:
+    feedback: StepFeedback
+    update: list[str]
+    """The steps written from the faulty step on (the gold step, then the model's continuation)."""
+
+
+@dataclass
+class Trajectory:
+    question: Question
+    attempt: list[str]
+    rounds: list[Round] = field(default_factory=list)
+    outcome: str = "correct"
+    """correct (first attempt), improved, unparseable, no progress, never correct."""
+
+    @property
+    def kept(self) -> bool:
+        return self.outcome in ("correct", "improved")
+
+
+def full_steps(trajectory: Trajectory) -> list[str]:
+    """The rationale as it stands after the last round (earlier steps kept, later ones rewritten)."""
+    steps = list(trajectory.attempt)
+    for r in trajectory.rounds:
+        steps = steps[: (r.feedback.step or 1) - 1] + r.update
+    return steps
+
+
+def prefix_for_update(steps: list[str], feedback: StepFeedback, gold: list[str]) -> list[str]:
+    """The update's given start: the correct step in place of the faulty one (aligned by position)."""
+    at = min((feedback.step or 1) - 1, len(gold) - 1)
+    return [gold[at]]
+
+
+def examples_of(trajectory: Trajectory, feedback_weight: float) -> tuple[list[CompletionExample], list[CompletionExample]]:
+    """(improvement, non-improvement) examples of a kept trajectory."""
+    prompt = cot_prompt(trajectory.question)
+    text = "\n".join(trajectory.attempt)
+    if not trajectory.rounds:
+        return [], [CompletionExample(prompt, ((text, 1.0), (feedback_turn(ALL_CORRECT), feedback_weight)))]
+    improvement = []
+    for i, r in enumerate(trajectory.rounds):
+        turn = feedback_turn(r.feedback.text()) + update_turn(r.update)
+        last = i == len(trajectory.rounds) - 1
+        parts = ((text, 0.0), (turn, feedback_weight)) + (((feedback_turn(ALL_CORRECT), feedback_weight),) if last else ())
+        improvement.append(CompletionExample(prompt, parts))
+        text += turn
+    return improvement, []
+
+
+def gold_example(script: ScriptTask, question: Question, feedback_weight: float) -> CompletionExample:
+    return CompletionExample(cot_prompt(question), (("\n".join(script.solve(question)), 1.0),
+                                                     (feedback_turn(ALL_CORRECT), feedback_weight)))
+
+
+def rebalance(improvement: list[CompletionExample], other: list[CompletionExample], gold: list[CompletionExample],
+              ratio: float, rng: random.Random) -> tuple[list[CompletionExample], Counter]:
+    """Improvement : non-improvement = ``ratio`` : 1 (surplus non-improvement dropped, gold added when short)."""
+    want = round(len(improvement) / ratio) if improvement else len(other)
+    other = rng.sample(other, want) if len(other) > want else other
+    added = gold[: max(0, want - len(other))]
+    mixed = improvement + other + added
+    rng.shuffle(mixed)
+    return mixed, Counter({"improvement": len(improvement), "non-improvement": len(other), "gold": len(added)})
+
+
+def attempt_steps(text: str) -> list[str]:
+    """The model's attempt as steps (anything after a first feedback turn it wrote is not part of it)."""
+    return steps_of(text.split(f"\n{FEEDBACK}", 1)[0].split(f"\n{UPDATE}", 1)[0])

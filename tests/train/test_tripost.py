@@ -1,0 +1,154 @@
+"""TriPosT: interactive editing, filtering, splitting and rebalancing on scripted attempts; a real run."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from salam.feedback.scripts import SCRIPTS
+from salam.selfcorrect.tripost import FEEDBACK, UPDATE
+from salam.train.completions import CompletionExample
+from salam.train.tripost import rollouts
+from salam.train.tripost_data import examples_of, rebalance
+from salam.types import Question
+
+Q = Question(id="a", task="multistep_arithmetic_two", text="((1 + 2 * 3) - (4 - 5)) =", answer="8")
+GOLD = SCRIPTS[Q.task].solve(Q)
+WRONG_A = "Let's calculate A = (1 + 2 * 3) = (1 + 6) = 6."
+
+
+class FakeLocal:
+    """What rollouts and the TriPosT runner need of a local model: format a prompt, continue a turn."""
+
+    def __init__(self, reply):
+        self.reply, self.seen = reply, []
+
+    def format_prompt(self, messages):
+        return messages[0].content + "\n<model>\n"
+
+    def generate_texts(self, prompts, stop=None, max_new_tokens=None):
+        self.seen += prompts
+        return [(self.reply(p.split("\n<model>\n", 1)[1]), 0, 0, 0.0) for p in prompts]
+
+
+def test_a_wrong_step_is_fixed_the_model_continues_and_the_trajectory_splits_into_weighted_examples():
+    def reply(so_far: str) -> str:
+        if not so_far:
+            return "\n".join([GOLD[0], WRONG_A, GOLD[2], "Then, the final equation is A - B = 6 - -1 = 7. So the answer is 7."])
+        return "\n".join(GOLD[2:])  # after the given correct step 2, the model writes the rest right
+
+    (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
+    assert t.outcome == "improved" and len(t.rounds) == 1 and t.rounds[0].feedback.step == 2
+    assert t.rounds[0].update == GOLD[1:]
+    improvement, other = examples_of(t, feedback_weight=1.5)
+    assert other == [] and len(improvement) == 1
+    parts = improvement[0].parts
+    assert parts[0] == ("\n".join(t.attempt), 0.0)  # the wrong attempt is context, never a target
+    assert parts[1][1] == 1.5 and parts[1][0].startswith(f"\n{FEEDBACK} In step 2 the part \"(1 + 6) = 6\" is incorrect.")
+    assert f"\n{UPDATE}\n" + GOLD[1] in parts[1][0] and parts[2] == (f"\n{FEEDBACK} All steps are correct.", 1.5)
+
+
+@pytest.mark.parametrize("continuation, outcome, rounds", [
+    (WRONG_A, "never correct", 5),   # the model re-inserts its error after each fix: five rounds, still wrong
+    ("I give up.", "unparseable", 1),  # the update has no final answer
+])
+def test_trajectories_that_never_end_right_or_cannot_be_read_are_dropped(continuation, outcome, rounds):
+    def reply(so_far: str) -> str:
+        return "\n".join([GOLD[0], WRONG_A]) if not so_far else continuation
+
+    (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
+    assert (t.kept, t.outcome, len(t.rounds)) == (False, outcome, rounds)
+
+
+def test_a_round_whose_first_wrong_step_does_not_move_forward_is_no_progress():
+    from salam.feedback.base import StepFeedback
+    from salam.train.tripost import _judge
+    from salam.train.tripost_data import Trajectory
+
+    t = Trajectory(Q, GOLD)
+    assert _judge(t, StepFeedback("wrong", 3), StepFeedback("wrong", 3)) is None and t.outcome == "no progress"
+    assert _judge(t, StepFeedback("wrong", 4), StepFeedback("wrong", 3)) is not None and t.outcome == "never correct"
+
+
+def test_correct_attempts_become_non_improvement_examples_and_garbage_is_unparseable():
+    right, junk = rollouts(FakeLocal(lambda s: "\n".join(GOLD)), [Q], 5)[0], rollouts(FakeLocal(lambda s: "no idea"), [Q], 5)[0]
+    assert right.outcome == "correct" and junk.outcome == "unparseable" and not junk.kept
+    improvement, other = examples_of(right, 1.5)
+    assert improvement == [] and other[0].parts == (("\n".join(GOLD), 1.0), (f"\n{FEEDBACK} All steps are correct.", 1.5))
+
+
+def test_rebalancing_keeps_the_improvement_ratio_with_gold_when_short():
+    ex = lambda name: CompletionExample(name, ((name, 1.0),))  # noqa: E731
+    mixed, kinds = rebalance([ex(f"i{k}") for k in range(3)], [ex(f"o{k}") for k in range(10)], [], 1.5, random.Random(0))
+    assert (kinds["improvement"], kinds["non-improvement"], kinds["gold"]) == (3, 2, 0) and len(mixed) == 5
+    mixed, kinds = rebalance([ex(f"i{k}") for k in range(6)], [ex("o")], [ex(f"g{k}") for k in range(9)], 1.5, random.Random(0))
+    assert (kinds["non-improvement"], kinds["gold"]) == (1, 3)
+
+
+def test_the_runner_stops_when_the_model_says_correct_and_counts_false_claims():
+    from salam.selfcorrect.tripost import TriPosTRunner
+
+    def fixer(so_far: str) -> str:
+        if not so_far:
+            return "So the answer is 7."
+        if so_far.endswith(f"{FEEDBACK}"):
+            return " All steps are correct." if "So the answer is 8." in so_far else " In step 1 the part \"7\" is incorrect."
+        return "So the answer is 8."
+
+    (fixed,) = TriPosTRunner(FakeLocal(fixer), max_rounds=5).run([Q])
+    assert (fixed.t1.correct, fixed.t2.correct, fixed.rounds, fixed.claimed_correct_when_wrong) == (False, True, 1, False)
+    liar = FakeLocal(lambda s: " All steps are correct." if s.endswith(FEEDBACK) else "So the answer is 7.")
+    (claimed,) = TriPosTRunner(liar, max_rounds=5).run([Q])
+    assert (claimed.t2.correct, claimed.rounds, claimed.claimed_correct_when_wrong) == (False, 0, True)
+    stubborn = FakeLocal(lambda s: " In step 1 the part is wrong." if s.endswith(FEEDBACK) else "So the answer is 7.")
+    (capped,) = TriPosTRunner(stubborn, max_rounds=2).run([Q])
+    assert capped.rounds == 2 and capped.trajectory.count(FEEDBACK) == 3
+
+
+def test_a_provider_model_cannot_run_tripost_and_a_task_without_a_script_is_named(tmp_path):
+    from salam.errors import SalamError
+    from salam.selfcorrect.tripost import TriPosTRunner
+    from salam.testing import ScriptedChatModel
+    from salam.train.tripost import TriPostConfig, train_tripost
+
+    with pytest.raises(SalamError, match="needs a local model"):
+        TriPosTRunner(ScriptedChatModel())
+    with pytest.raises(SalamError, match="no script feedback for 'date_understanding'"):
+        train_tripost(TriPostConfig(out=tmp_path / "t", tasks=["date_understanding"]))
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_collator_weights_follow_the_segments_and_labels_only_the_completion(local_model):
+    from salam.train.completions import CompletionCollator, end_of_turn_id
+
+    _, tokenizer = local_model._loaded()
+    row = CompletionExample("Q: 1 + 1 =\nA: Let's think step by step.", (("1 + 1 = 2. So the answer is 2.", 0.0),
+                                                                          ("\nFeedback: All steps are correct.", 1.5))).as_row()
+    batch = CompletionCollator(tokenizer)([row, {**row, "prompt": "short"}])
+    labelled = batch["labels"][0] != -100
+    completion = batch["input_ids"][0][labelled].tolist()
+    assert tokenizer.decode(completion[:-1]) == "1 + 1 = 2. So the answer is 2.\nFeedback: All steps are correct."
+    assert completion[-1] == end_of_turn_id(tokenizer)
+    weights = batch["loss_weights"][0][labelled].tolist()
+    assert set(weights[:5]) == {0.0} and weights[-3:] == [1.5, 1.5, 1.5]
+    assert batch["logits_to_keep"] == int(labelled.sum()) + 1
+
+
+@pytest.mark.slow
+def test_supervised_start_and_one_iteration_then_answer_through_the_spec(tmp_path):
+    from salam.models import resolve_chat_model
+    from salam.selfcorrect.tripost import TriPosTRunner
+    from salam.train.folder import TrainDir
+    from salam.train.tripost import TriPostConfig, train_tripost
+
+    config = TriPostConfig(out=tmp_path / "tp", tasks=["boolean_expressions"], limit=4, iterations=1, max_steps=2,
+                           batch_size=2, grad_accum=1, max_rounds=2)
+    summary = train_tripost(config, log=lambda m: None)
+    it = summary["iterations"][0]
+    assert summary["spec"] == f"local+lora:{tmp_path / 'tp' / 'iter-1'}" and TrainDir(tmp_path / "tp" / "sft").is_finished()
+    assert sum(it["rollouts_by_outcome"].values()) == 4 and it["steps"] == 2
+    q = SCRIPTS["boolean_expressions"].generate(random.Random(1), 4)
+    (result,) = TriPosTRunner(resolve_chat_model(summary["spec"], max_new_tokens=64), max_rounds=1).run([q])
+    assert result.t1.output and result.rounds in (0, 1)
