@@ -13,7 +13,7 @@ import operator
 import random
 import re
 
-from salam.feedback.base import ScriptTask, StepFeedback, steps_of
+from salam.feedback.base import ScriptTask, StepFeedback
 from salam.types import Question
 
 _FLAT = r"-?\d+(?: [-+*] -?\d+)*"
@@ -103,12 +103,7 @@ class Arithmetic(ScriptTask):
         a, op, b = self._parts(question)
         truth = {"A": evaluate(a), "B": evaluate(b)}
         total = evaluate(f"({truth['A']}) {op} ({truth['B']})")
-        steps = steps_of(rationale)
-        for number, step in enumerate(steps, 1):
-            found = self._check_step(step, truth, op, total, a, b)
-            if found is not None:
-                return StepFeedback(found[0], number, found[1], found[2])
-        return self.answer_step(question, steps) or StepFeedback("correct")
+        return self.first_wrong(question, rationale, lambda step: self._check_step(step, truth, op, total, a, b))
 
     @staticmethod
     def _check_step(step: str, truth: dict[str, int], op: str, total: int, a: str, b: str) -> tuple | None:

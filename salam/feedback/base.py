@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 from salam.answering.cot import THINK, final_answer
 from salam.types import Question
@@ -89,6 +89,15 @@ class ScriptTask(ABC):
         gold = self.solve(question)
         kept = steps_of(rationale)[: max(0, (feedback.step or 1) - 1)] if feedback.verdict == "wrong" else []
         return join_steps(kept + gold[min(len(kept), len(gold) - 1):])
+
+    def first_wrong(self, question: Question, rationale: str, check_step: Callable[[str], tuple | None]) -> StepFeedback:
+        """Check steps in order with ``check_step`` (None, or (verdict, part, why)); then the stated answer."""
+        steps = steps_of(rationale)
+        for number, step in enumerate(steps, 1):
+            found = check_step(step)
+            if found is not None:
+                return StepFeedback(found[0], number, found[1], found[2])
+        return self.answer_step(question, steps) or StepFeedback("correct")
 
     def answer_step(self, question: Question, steps: list[str]) -> StepFeedback | None:
         """Wrong when the last step's stated answer is not the target (a shared final check)."""

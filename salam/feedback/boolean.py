@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from salam.feedback.base import ScriptTask, StepFeedback, steps_of
+from salam.feedback.base import ScriptTask, StepFeedback
 from salam.types import Question
 
 _LITERALS = ("True", "False")
@@ -127,12 +127,7 @@ class Boolean(ScriptTask):
 
     def check(self, question: Question, rationale: str) -> StepFeedback:
         names: dict[str, list[str]] = {"Z": self._expression(question)}
-        steps = steps_of(rationale)
-        for number, step in enumerate(steps, 1):
-            found = self._check_step(step, names)
-            if found is not None:
-                return StepFeedback(found[0], number, found[1], found[2])
-        return self.answer_step(question, steps) or StepFeedback("correct")
+        return self.first_wrong(question, rationale, lambda step: self._check_step(step, names))
 
     @staticmethod
     def _check_step(step: str, names: dict[str, list[str]]) -> tuple | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from salam.feedback.base import ScriptTask, StepFeedback, steps_of
+from salam.feedback.base import ScriptTask, StepFeedback
 from salam.types import Question
 
 PROMPT = "Sort the following words alphabetically: List: "
@@ -132,12 +132,7 @@ class Sorting(ScriptTask):
     def check(self, question: Question, rationale: str) -> StepFeedback:
         words = self._words(question)
         position = {w: i for i, w in enumerate(sorted(words))}
-        steps = steps_of(rationale)
-        for number, step in enumerate(steps, 1):
-            found = self._check_step(step, position)
-            if found is not None:
-                return StepFeedback(found[0], number, found[1], found[2])
-        return self.answer_step(question, steps) or StepFeedback("correct")
+        return self.first_wrong(question, rationale, lambda step: self._check_step(step, position))
 
     @staticmethod
     def _check_step(step: str, position: dict[str, int]) -> tuple | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from salam._util.jsonl import read_json
 from salam.errors import SalamError
@@ -65,6 +65,22 @@ class TrainDir:
         if (self.path / "adapter_config.json").is_file() and base == "local":
             return f"local+lora:{self.path}"
         raise SalamError(f"{self.path} holds no trained model")
+
+
+def run_iterations(folder: TrainDir, iterations: int, previous: str, one: Callable[[int, str, TrainDir], str],
+                   log: Callable[[str], None]) -> str:
+    """Iterations 1..n of an iterative recipe, each into ``iter-N``; a finished one is skipped (``--resume``).
+
+    ``one(number, previous spec, its folder)`` trains one iteration and returns its spec; the last spec is returned.
+    """
+    for number in range(1, iterations + 1):
+        step = folder.iteration(number)
+        if step.is_finished():
+            previous = step.manifest()["spec"]
+            log(f"iteration {number}: done before (resume), {previous}")
+            continue
+        previous = one(number, previous, step)
+    return previous
 
 
 def save_trained(model: Any, tokenizer: Any, folder: TrainDir, base: str, full: bool) -> str:

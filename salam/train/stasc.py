@@ -29,7 +29,7 @@ from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines, correction_prompt
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
 from salam.train.base import OnLog, prepare_training, settings_of, write_manifest
-from salam.train.folder import MANIFEST, TrainDir, save_trained
+from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
 from salam.train.letters import LetterExample, letter_accuracy
 from salam.train.sft import SFTTrainConfig, fit_letters, prepare_model, training_questions
 from salam.types import Question
@@ -147,13 +147,8 @@ def train_stasc(config: StascConfig, resume: bool = False, overwrite: bool = Fal
 def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], validation: list[Question],
              guidelines: Guidelines | None, on_log: OnLog | None, log: Any) -> dict[str, Any]:
     base_spec = config.init or config.base
-    previous = base_spec
-    for number in range(1, config.iterations + 1):
-        step = folder.iteration(number)
-        if step.is_finished():
-            previous = step.manifest()["spec"]
-            log(f"iteration {number}: done before (resume), {previous}")
-            continue
+
+    def one(number: int, previous: str, step: TrainDir) -> str:
         began = time.perf_counter()
         rng = random.Random(f"{config.seed}-{number}")
         init_model = _model(base_spec if config.initial == "fixed" else previous)
@@ -180,8 +175,10 @@ def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], valid
         }
         manifest["spec"] = save_trained(model, tokenizer, step, config.base, config.full)
         write_manifest(step.path, MANIFEST, manifest)
-        previous = manifest["spec"]
-        log(f"iteration {number}: trained in {fields['train_seconds']:.0f} s, {previous}")
+        log(f"iteration {number}: trained in {fields['train_seconds']:.0f} s, {manifest['spec']}")
+        return manifest["spec"]
+
+    previous = run_iterations(folder, config.iterations, base_spec, one, log)
     summary = {"method": "stasc", "iterations": [folder.iteration(i).manifest() for i in range(1, config.iterations + 1)],
                "settings": settings_of(config), "spec": previous}
     write_manifest(folder.path, MANIFEST, summary)

@@ -28,7 +28,7 @@ from salam.feedback.scripts import SCRIPTS, script_for
 from salam.selfcorrect.tripost import MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
 from salam.train.base import OnLog, TrainConfig, prepare_training, settings_of, texts_hash, write_manifest
 from salam.train.completions import CompletionCollator, CompletionExample, completion_trainer_class
-from salam.train.folder import MANIFEST, TrainDir, save_trained
+from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
 from salam.train.sft import fit, prepare_model
 from salam.train.tripost_data import (
     Round,
@@ -93,13 +93,8 @@ def train_tripost(config: TriPostConfig, resume: bool = False, overwrite: bool =
         _supervised_start(config, start, on_log, log)
     previous = start.manifest()["spec"]
     log(f"supervised start: {previous}")
-    for number in range(1, config.iterations + 1):
-        step = folder.iteration(number)
-        if step.is_finished():
-            previous = step.manifest()["spec"]
-            log(f"iteration {number}: done before (resume), {previous}")
-            continue
-        previous = _iteration(config, number, previous, step, on_log, log)
+    previous = run_iterations(folder, config.iterations, previous,
+                              lambda number, spec, step: _iteration(config, number, spec, step, on_log, log), log)
     summary = {"method": "tripost", "supervised_start": start.manifest(),
                "iterations": [folder.iteration(i).manifest() for i in range(1, config.iterations + 1)],
                "settings": settings_of(config), "spec": previous}

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from salam.errors import SalamError
 from salam.answering.cot import final_answer
+from salam.errors import SalamError
 from salam.feedback.base import StepFeedback, steps_of
 from salam.feedback.scripts import SCRIPTS, script_for
 from salam.types import Question
