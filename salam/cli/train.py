@@ -1,4 +1,4 @@
-"""``salam train``: the study assistant (il, eval-assistant) and the main model (sft, stasc, tripost)."""
+"""``salam train``: the study assistant (il, eval-assistant) and the main model (sft, stasc, tripost, score)."""
 
 from __future__ import annotations
 
@@ -252,4 +252,48 @@ def tripost(
     for it in summary["iterations"]:
         typer.echo(f"iteration {it['iteration']}: rollouts {it['rollouts_by_outcome']}, examples {it['examples_by_kind']}, "
                    f"{it['steps']} steps in {it['train_seconds']:.0f} s")
+    typer.echo(f"model spec: {summary['spec']}")
+
+
+@app.command("score")
+def score(
+    out: Path = OutOpt,
+    bench: str = BenchOpt,
+    tasks: Optional[str] = TasksOpt,
+    limit: int = typer.Option(250, "--limit", min=1, help="Training questions per task."),
+    stage1_steps: int = typer.Option(50, "--stage1-steps", min=0, help="Optimizer steps of stage I."),
+    stage2_steps: int = typer.Option(100, "--stage2-steps", min=0, help="Optimizer steps of stage II."),
+    beta1: float = typer.Option(0.01, "--beta1", min=0.0, help="KL weight of stage II (and of attempt 2 in stage I)."),
+    beta2: float = typer.Option(0.1, "--beta2", min=0.0, help="KL weight of attempt 1 in stage I."),
+    alpha: float = typer.Option(10.0, "--alpha", min=0.0, help="Shaped bonus on attempt 2 in stage II (0: no shaping)."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start from and regularise towards this spec (e.g. the SFT model)."),
+    no_stage1: bool = typer.Option(False, "--no-stage1", help="Ablation: skip stage I."),
+    single_turn: bool = typer.Option(False, "--single-turn", help="Ablation: train attempt 1 only."),
+    eval_every: int = typer.Option(25, "--eval-every", min=1, help="Validation Acc@t1/Acc@t2 every this many steps."),
+    max_kl: float = typer.Option(2.0, "--max-kl", min=0.0, help="Stop a stage when the mean KL exceeds this."),
+    base: str = BaseOpt,
+    full: bool = FullOpt,
+    batch_size: int = typer.Option(4, "--batch-size", min=1),
+    learning_rate: float = typer.Option(5e-5, "--learning-rate", min=1e-9, max=1.0),
+    seed: int = TrainSeedOpt,
+    resume: bool = ResumeOpt,
+    overwrite: bool = OverwriteOpt,
+    data_dir: Optional[str] = DataDirOpt,
+    display: str = TrainDisplayOpt,
+) -> None:
+    """SCoRe: two-stage, KL-regularised RL of both attempts, exact over the option letters (choice mode)."""
+    from salam.train.score import ScoreConfig, train_score
+
+    config = ScoreConfig(out=out, benchmark=bench, tasks=[t for t in (tasks or "").split(",") if t], limit=limit, base=base,
+                         full=full, batch_size=batch_size, learning_rate=learning_rate, seed=seed, data_dir=data_dir,
+                         stage1_steps=stage1_steps, stage2_steps=stage2_steps, beta1=beta1, beta2=beta2, alpha=alpha,
+                         init=init, no_stage1=no_stage1, single_turn=single_turn, eval_every=eval_every, max_kl=max_kl)
+    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
+    with progress_reporter(display) as report:
+        summary = train_score(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)
+    for stage in summary["stages"]:
+        last = stage["validation"][-1]
+        typer.echo(f"{stage['stage']}: {stage['steps']} steps in {stage['train_seconds']:.0f} s, validation "
+                   f"Acc@t1 {100 * last['acc_t1']:.1f}% Acc@t2 {100 * last['acc_t2']:.1f}%"
+                   + (f" (stopped: {stage['stopped']})" if stage["stopped"] else ""))
     typer.echo(f"model spec: {summary['spec']}")

@@ -38,6 +38,8 @@ class StepFeedback:
         """The feedback as the model learns to write it (TriPosT's feedback turn)."""
         if self.verdict == "correct":
             return ALL_CORRECT
+        if self.verdict == "wrong" and not self.part:
+            return f"Step {self.step} is missing. {self.why}".strip()
         if self.verdict == "wrong":
             return f'In step {self.step} the part "{self.part}" is incorrect. {self.why}'.strip()
         return f"The steps could not be followed: {self.why}"
@@ -100,10 +102,10 @@ class ScriptTask(ABC):
         return self.answer_step(question, steps) or StepFeedback("correct")
 
     def answer_step(self, question: Question, steps: list[str]) -> StepFeedback | None:
-        """Wrong when the last step's stated answer is not the target (a shared final check)."""
-        stated = final_answer(steps[-1]) if steps else None
-        if stated is None:
-            return StepFeedback("unparseable", why="there is no final 'So the answer is ...'.")
+        """The shared final check: the last stated answer must be the target; no answer at all is a missing step."""
+        stated = final_answer("\n".join(steps))
+        if stated is None:  # every step so far holds, and then the steps stop: the next one is missing
+            return StepFeedback("wrong", len(steps) + 1, "", "The steps stop before stating the answer.")
         if _norm(stated) != _norm(question.answer):
             return StepFeedback("wrong", len(steps), f"So the answer is {stated}", "It does not follow from the steps.")
         return None

@@ -8,6 +8,7 @@ option-scoring mode used by the benchmark runner.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from functools import lru_cache
@@ -95,6 +96,13 @@ def letter_token_ids(tokenizer: Any, letters: Sequence[str]) -> list[int]:
     return [tokenizer.encode(letter, add_special_tokens=False)[0] for letter in letters]
 
 
+def end_of_turn_id(tokenizer: Any) -> int:
+    """The token that ends the model's turn (Gemma's ``<end_of_turn>``, else EOS): training appends it to
+    every completion and generation stops at it, so a trained model ends its answer where it learnt to."""
+    token_id = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    return token_id if isinstance(token_id, int) and token_id != tokenizer.unk_token_id else tokenizer.eos_token_id
+
+
 class LocalChatModel(BaseChatModel):
     """Chat model over a local transformers folder; greedy by default, batched ``batch``."""
 
@@ -134,9 +142,13 @@ class LocalChatModel(BaseChatModel):
 
     # -- generation ---------------------------------------------------------------------------
     def generate_texts(
-        self, prompts: list[str], stop: list[str] | None = None, max_new_tokens: int | None = None
+        self, prompts: list[str], stop: list[str] | None = None, max_new_tokens: int | None = None,
+        stop_pattern: str | None = None,
     ) -> list[tuple[str, int, int, float]]:
-        """Generate for formatted prompts in left-padded batches: (text, input_tokens, output_tokens, seconds)."""
+        """Generate for formatted prompts in left-padded batches: (text, input_tokens, output_tokens, seconds).
+
+        ``stop_pattern`` (a regex) ends a row once its new text matches it, and the text is cut after the match.
+        """
         import torch
 
         model, tokenizer = self._loaded()
@@ -149,6 +161,7 @@ class LocalChatModel(BaseChatModel):
             kwargs: dict[str, Any] = dict(
                 max_new_tokens=max_new_tokens or self.max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=sorted({tokenizer.eos_token_id, end_of_turn_id(tokenizer)}),
                 do_sample=self.temperature > 0,
             )
             if self.temperature > 0:
@@ -157,6 +170,10 @@ class LocalChatModel(BaseChatModel):
                 kwargs.update(temperature=None, top_p=None, top_k=None)
             if stops:
                 kwargs.update(stop_strings=stops, tokenizer=tokenizer)
+            if stop_pattern:
+                from transformers import StoppingCriteriaList
+
+                kwargs["stopping_criteria"] = StoppingCriteriaList([_PatternStop(tokenizer, stop_pattern, enc["input_ids"].shape[1])])
             with self._lock, torch.inference_mode():
                 out = model.generate(**enc, **kwargs)
             elapsed = (time.perf_counter() - began) / len(chunk)
@@ -164,6 +181,9 @@ class LocalChatModel(BaseChatModel):
             for row, ids in enumerate(out[:, width:]):
                 text = tokenizer.decode(ids, skip_special_tokens=True)
                 text = _cut_at_stop(text, stops)
+                if stop_pattern:
+                    match = re.search(stop_pattern, text)
+                    text = text[: match.end()] if match else text
                 n_out = int((ids != tokenizer.pad_token_id).sum())
                 n_in = int(enc["attention_mask"][row].sum())
                 results.append((text, n_in, n_out, elapsed))
@@ -226,6 +246,20 @@ class LocalChatModel(BaseChatModel):
                 ids = letter_token_ids(tokenizer, options)
                 scores.append([float(logprobs[row, i]) for i in ids])
         return scores
+
+
+class _PatternStop:
+    """A stopping criterion: a row is done once its generated text matches a regex (per row, as transformers
+    allows; written by hand because transformers' own stop strings are literal)."""
+
+    def __init__(self, tokenizer: Any, pattern: str, start: int) -> None:
+        self.tokenizer, self.regex, self.start = tokenizer, re.compile(pattern), start
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        return torch.tensor([bool(self.regex.search(t)) for t in texts], device=input_ids.device)
 
 
 def _cut_at_stop(text: str, stops: list[str]) -> str:

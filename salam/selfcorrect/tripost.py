@@ -35,15 +35,19 @@ MAX_ROUNDS = 5
 
 
 STOP_STEPS = [f"\n{FEEDBACK}", "\n\nQ:", "\nQ: "]
-"""Where an attempt or an update ends: at the next feedback turn (or a new question)."""
+"""Where an attempt or an update ends: at the next feedback turn (or a new question)..."""
+ANSWER_END = r"answer is [^\n]*\."
+"""...or right after its first stated answer: one answer per attempt, and no time spent on what follows."""
 
 
-def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int) -> list[str]:
+def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int,
+                  stop_pattern: str | None = None) -> list[str]:
     """Let a local model continue its own turn: the formatted prompt, what it wrote so far, then more."""
     from langchain_core.messages import HumanMessage
 
     formatted = [model.format_prompt([HumanMessage(p)]) + s for p, s in zip(prompts, so_far)]
-    return [text for text, *_ in model.generate_texts(formatted, stop=stop, max_new_tokens=max_new_tokens)]
+    return [text for text, *_ in model.generate_texts(formatted, stop=stop, max_new_tokens=max_new_tokens,
+                                                        stop_pattern=stop_pattern)]
 
 
 def feedback_turn(text: str) -> str:
@@ -81,8 +85,9 @@ class TriPosTRunner:
             raise SalamError("tripost self-correction continues the model's own turn: it needs a local model "
                              "(local, local+lora:..., hf:...)")
 
-    def _continue(self, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int) -> list[str]:
-        return continue_turn(self.model, prompts, so_far, stop, max_new_tokens)
+    def _continue(self, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int,
+                  stop_pattern: str | None = None) -> list[str]:
+        return continue_turn(self.model, prompts, so_far, stop, max_new_tokens, stop_pattern)
 
     def run(self, questions: Sequence[Question], progress: Any = None) -> list[TriPosTAttempts]:
         from salam.answering.cot import exemplars_for
@@ -90,7 +95,7 @@ class TriPosTRunner:
         questions = list(questions)
         prompts = [cot_prompt(q, exemplars=exemplars_for(q.task, self.shots)) for q in questions]
         stop_answer = STOP_STEPS
-        attempts = self._continue(prompts, [""] * len(questions), stop_answer, COT_MAX_NEW_TOKENS)
+        attempts = self._continue(prompts, [""] * len(questions), stop_answer, COT_MAX_NEW_TOKENS, ANSWER_END)
         so_far = [a.rstrip() for a in attempts]
         answers = [extract_cot(q, a) for q, a in zip(questions, attempts)]
         first = list(answers)
@@ -115,7 +120,7 @@ class TriPosTRunner:
                     updating.append(i)
             if updating:
                 updates = self._continue([prompts[i] for i in updating], [so_far[i] + f"\n{UPDATE}\n" for i in updating],
-                                         stop_answer, COT_MAX_NEW_TOKENS)
+                                         stop_answer, COT_MAX_NEW_TOKENS, ANSWER_END)
                 for i, update in zip(updating, updates):
                     so_far[i] += f"\n{UPDATE}\n" + update.rstrip()
                     answers[i] = extract_cot(questions[i], update) or answers[i]

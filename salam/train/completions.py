@@ -29,12 +29,6 @@ class CompletionExample:
         return "".join(t for t, _ in self.parts)
 
 
-def end_of_turn_id(tokenizer: Any) -> int:
-    """The token that ends the model's turn (Gemma's ``<end_of_turn>``, else EOS): generation stops there."""
-    token_id = tokenizer.convert_tokens_to_ids("<end_of_turn>")
-    return token_id if isinstance(token_id, int) and token_id != tokenizer.unk_token_id else tokenizer.eos_token_id
-
-
 class CompletionCollator:
     """Rows -> input ids, attention mask, labels (-100 off the completion) and a loss weight per position."""
 
@@ -44,7 +38,7 @@ class CompletionCollator:
     def encode(self, row: dict[str, Any]) -> tuple[list[int], list[int], list[float]]:
         from langchain_core.messages import HumanMessage
 
-        from salam.models.local import encode_prompts, format_messages
+        from salam.models.local import encode_prompts, end_of_turn_id, format_messages
 
         prompt = encode_prompts(self.tokenizer, [format_messages(self.tokenizer, [HumanMessage(row["prompt"])])],
                                 self.max_length)["input_ids"][0].tolist()

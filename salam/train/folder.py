@@ -67,6 +67,29 @@ class TrainDir:
         raise SalamError(f"{self.path} holds no trained model")
 
 
+def starting_point(config: Any) -> Any:
+    """A recipe's config (with ``init``, ``base``, ``full``) with its starting model resolved: an ``hf:`` init
+    becomes the base; a LoRA init stays a spec on ``local``, refused unless it is a LoRA adapter folder."""
+    from dataclasses import replace
+
+    init = config.init
+    if not init or init == config.base:
+        return replace(config, init=None)
+    if init.startswith("hf:"):
+        return replace(config, base=init, init=None)
+    adapter = adapter_of(init)
+    if adapter is None or not (adapter / "adapter_config.json").is_file():
+        raise SalamError(f"--init must be a trained model spec, local+lora:<folder> or hf:<folder>, not {init!r}")
+    if config.base != "local" or config.full:
+        raise SalamError("--init local+lora:... continues a LoRA adapter on the embedded model: drop --base/--full")
+    return config
+
+
+def adapter_of(spec: str) -> Path | None:
+    """The adapter folder of a ``local+lora:`` spec, else None."""
+    return Path(spec.split(":", 1)[1]) if spec.startswith("local+lora:") else None
+
+
 def run_iterations(folder: TrainDir, iterations: int, previous: str, one: Callable[[int, str, TrainDir], str],
                    log: Callable[[str], None]) -> str:
     """Iterations 1..n of an iterative recipe, each into ``iter-N``; a finished one is skipped (``--resume``).

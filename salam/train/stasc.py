@@ -29,7 +29,7 @@ from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines, correction_prompt
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
 from salam.train.base import OnLog, prepare_training, settings_of, write_manifest
-from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
+from salam.train.folder import MANIFEST, TrainDir, adapter_of, run_iterations, save_trained, starting_point
 from salam.train.letters import LetterExample, letter_accuracy
 from salam.train.sft import SFTTrainConfig, fit_letters, prepare_model, training_questions
 from salam.types import Question
@@ -65,27 +65,6 @@ class StascConfig(SFTTrainConfig):
     init: str | None = None
     """M0, the model the recipe starts from: a trained spec (``local+lora:DIR``, e.g. the SFT baseline, or
     ``hf:DIR``); default the base model. With ``finetune=fixed`` every iteration trains from it."""
-
-
-def starting_point(config: StascConfig) -> StascConfig:
-    """The config with M0 resolved: an ``hf:`` init becomes the base; a LoRA init stays a spec on ``local``."""
-    from dataclasses import replace
-
-    init = config.init
-    if not init or init == config.base:
-        return replace(config, init=None)
-    if init.startswith("hf:"):
-        return replace(config, base=init, init=None)
-    adapter = _adapter_of(init)
-    if adapter is None or not (adapter / "adapter_config.json").is_file():
-        raise SalamError(f"--init must be a trained model spec, local+lora:<folder> or hf:<folder>, not {init!r}")
-    if config.base != "local" or config.full:
-        raise SalamError("--init local+lora:... continues a LoRA adapter on the embedded model: drop --base/--full")
-    return config
-
-
-def _adapter_of(spec: str) -> Path | None:
-    return Path(spec.split(":", 1)[1]) if spec.startswith("local+lora:") else None
 
 
 def _model(spec: str) -> Any:
@@ -159,7 +138,7 @@ def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], valid
             raise SalamError(f"iteration {number}: no improving correction among {len(pairs)} samples "
                              f"({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))}); raise --temperature or --n-corr")
         step.path.mkdir(parents=True, exist_ok=True)
-        adapter = _adapter_of(previous if config.finetune == "evolving" else base_spec)
+        adapter = adapter_of(previous if config.finetune == "evolving" else base_spec)
         model, tokenizer, base_hash = prepare_model(config, config.full, adapter)
         fields = fit_letters(config, model, tokenizer, examples, step, on_log)
         val = [LetterExample.for_question(q, answer_prompt(q)) for q in validation]

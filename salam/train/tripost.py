@@ -25,7 +25,7 @@ from salam.answering.cot import COT_MAX_NEW_TOKENS, cot_prompt
 from salam.errors import SalamError
 from salam.feedback.base import ScriptTask, join_steps
 from salam.feedback.scripts import SCRIPTS, script_for
-from salam.selfcorrect.tripost import MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
+from salam.selfcorrect.tripost import ANSWER_END, MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
 from salam.train.base import OnLog, TrainConfig, prepare_training, settings_of, texts_hash, write_manifest
 from salam.train.completions import CompletionCollator, CompletionExample, completion_trainer_class
 from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
@@ -129,8 +129,9 @@ def _iteration(config: TriPostConfig, number: int, previous: str, step: TrainDir
     began = time.perf_counter()
     questions = training_questions(config, f"iter-{number}")
     model = resolve_chat_model(previous, temperature=config.temperature, max_new_tokens=COT_MAX_NEW_TOKENS,
-                               batch_size=config.batch_size * config.grad_accum)
-    trajectories = rollouts(model, questions, config.max_rounds)
+                               batch_size=max(8, config.batch_size * config.grad_accum))
+    # One task at a time, so each gets its own token budget (a word sort writes far more than a Boolean).
+    trajectories = [t for task in config.tasks for t in rollouts(model, [q for q in questions if q.task == task], config.max_rounds)]
     rollout_seconds = time.perf_counter() - began
     outcomes = Counter(t.outcome for t in trajectories)
     log(f"iteration {number}: {len(trajectories)} rollouts {dict(outcomes)} in {rollout_seconds:.0f} s")
@@ -176,7 +177,8 @@ def _with_base(config: TriPostConfig, spec: str) -> TriPostConfig:
 def rollouts(model: Any, questions: list[Question], max_rounds: int) -> list[Trajectory]:
     """Attempts of ``model`` on ``questions``, edited interactively by each task's script (batched per round)."""
     prompts = [cot_prompt(q) for q in questions]
-    attempts = continue_turn(model, prompts, [""] * len(questions), STOP_STEPS, COT_MAX_NEW_TOKENS)
+    budget = token_budget([script_for(q.task).rationale(q) for q in questions])
+    attempts = continue_turn(model, prompts, [""] * len(questions), STOP_STEPS, budget, ANSWER_END)
     trajectories = [Trajectory(q, attempt_steps(a)) for q, a in zip(questions, attempts)]
     pending = {}
     for i, t in enumerate(trajectories):
@@ -192,7 +194,7 @@ def rollouts(model: Any, questions: list[Question], max_rounds: int) -> list[Tra
             t, fb = trajectories[i], pending[i]
             given[i] = prefix_for_update(full_steps(t), fb, script_for(t.question.task).solve(t.question))
             so_far.append(_written(t) + feedback_turn(fb.text()) + f"\n{UPDATE}\n" + "\n".join(given[i]) + "\n")
-        continued = continue_turn(model, [prompts[i] for i in order], so_far, STOP_STEPS, COT_MAX_NEW_TOKENS)
+        continued = continue_turn(model, [prompts[i] for i in order], so_far, STOP_STEPS, budget, ANSWER_END)
         for i, text in zip(order, continued):
             t, fb = trajectories[i], pending.pop(i)
             t.rounds.append(Round(fb, given[i] + attempt_steps(text)))
@@ -203,6 +205,13 @@ def rollouts(model: Any, questions: list[Question], max_rounds: int) -> list[Tra
     for i in pending:
         trajectories[i].outcome = "never correct"
     return trajectories
+
+
+def token_budget(gold_rationales: list[str]) -> int:
+    """New tokens a rollout may write: half again the longest gold rationale (~2.5 characters a token),
+    so an attempt that never stops costs a bounded time instead of the full chain-of-thought budget."""
+    longest = max((len(r) for r in gold_rationales), default=0)
+    return min(COT_MAX_NEW_TOKENS, int(1.5 * longest / 2.5) + 32)
 
 
 def _judge(t: Trajectory, feedback: Any, before: Any) -> Any:

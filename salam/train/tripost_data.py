@@ -23,7 +23,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from salam.answering.cot import cot_prompt
+from salam.answering.cot import cot_prompt, final_answer
 from salam.feedback.base import ALL_CORRECT, ScriptTask, StepFeedback, steps_of
 from salam.selfcorrect.tripost import FEEDBACK, UPDATE, feedback_turn, update_turn
 from salam.train.completions import CompletionExample
@@ -97,5 +97,8 @@ def rebalance(improvement: list[CompletionExample], other: list[CompletionExampl
 
 
 def attempt_steps(text: str) -> list[str]:
-    """The model's attempt as steps (anything after a first feedback turn it wrote is not part of it)."""
-    return steps_of(text.split(f"\n{FEEDBACK}", 1)[0].split(f"\n{UPDATE}", 1)[0])
+    """The model's attempt as steps, up to its first stated answer (a feedback turn or anything after the
+    answer that it went on to write is not part of the attempt)."""
+    steps = steps_of(text.split(f"\n{FEEDBACK}", 1)[0].split(f"\n{UPDATE}", 1)[0])
+    answered = next((i for i, step in enumerate(steps) if final_answer(step) is not None), None)
+    return steps if answered is None else steps[: answered + 1]

@@ -158,7 +158,7 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
         def format_prompt(self, messages):
             return messages[0].content + "\n<model>\n"
 
-        def generate_texts(self, prompts, stop=None, max_new_tokens=None):
+        def generate_texts(self, prompts, stop=None, max_new_tokens=None, stop_pattern=None):
             out = []
             for p in prompts:
                 so_far = p.split("\n<model>\n", 1)[1]

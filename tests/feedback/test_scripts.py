@@ -109,11 +109,12 @@ def test_hand_made_mistakes_in_the_other_tasks():
     assert swapped.verdict == "wrong" and swapped.part == '"pear" < "apple"'
 
 
-def test_a_rationale_with_no_answer_or_garbage_is_unparseable_not_a_crash():
+def test_garbage_is_unparseable_and_steps_that_stop_before_an_answer_miss_a_step():
     script = SCRIPTS["multistep_arithmetic_two"]
-    assert script.check(Q_ARITH, "I do not know").verdict == "unparseable"
     assert script.check(Q_ARITH, "Let's calculate A = (1 + two) = 7.").verdict == "unparseable"
-    assert script.check(Q_ARITH, "").verdict == "unparseable"
+    stopped = script.check(Q_ARITH, "Let's calculate A = (1 + 2 * 3) = 7.\nI do not know")
+    assert (stopped.verdict, stopped.step, stopped.text()) == ("wrong", 3, "Step 3 is missing. The steps stop before stating the answer.")
+    assert script.check(Q_ARITH, "").step == 1
     for task, script in SCRIPTS.items():
         q = script.generate(random.Random(0), script.seen[0])
         assert script.check(q, "= = ( ( \" 1: ; stack: The first letter: So the answer is").verdict in ("wrong", "unparseable")

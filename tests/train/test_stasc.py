@@ -98,7 +98,8 @@ def test_init_from_a_trained_adapter_trains_from_it_and_records_it(tmp_path, dat
     ("local+lora:/nowhere", "--init must be a trained model spec"),
 ])
 def test_init_that_cannot_be_trained_is_one_line(tmp_path, init, message):
-    from salam.train.stasc import StascConfig, starting_point
+    from salam.train.folder import starting_point
+    from salam.train.stasc import StascConfig
 
     with pytest.raises(SalamError, match=message):
         starting_point(StascConfig(out=tmp_path / "s", init=init))

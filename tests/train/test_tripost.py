@@ -27,7 +27,7 @@ class FakeLocal:
     def format_prompt(self, messages):
         return messages[0].content + "\n<model>\n"
 
-    def generate_texts(self, prompts, stop=None, max_new_tokens=None):
+    def generate_texts(self, prompts, stop=None, max_new_tokens=None, stop_pattern=None):
         self.seen += prompts
         return [(self.reply(p.split("\n<model>\n", 1)[1]), 0, 0, 0.0) for p in prompts]
 
@@ -51,7 +51,7 @@ def test_a_wrong_step_is_fixed_the_model_continues_and_the_trajectory_splits_int
 
 @pytest.mark.parametrize("continuation, outcome, rounds", [
     (WRONG_A, "never correct", 5),   # the model re-inserts its error after each fix: five rounds, still wrong
-    ("I give up.", "unparseable", 1),  # the update has no final answer
+    ("Let's calculate B = (4 - five) = -1.", "unparseable", 1),  # a step the script cannot read
 ])
 def test_trajectories_that_never_end_right_or_cannot_be_read_are_dropped(continuation, outcome, rounds):
     def reply(so_far: str) -> str:
@@ -59,6 +59,16 @@ def test_trajectories_that_never_end_right_or_cannot_be_read_are_dropped(continu
 
     (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
     assert (t.kept, t.outcome, len(t.rounds)) == (False, outcome, rounds)
+
+
+def test_steps_that_stop_short_are_continued_one_written_step_per_round():
+    """The model stops without an answer each time: the script writes the missing step, until the answer."""
+    def reply(so_far: str) -> str:
+        return GOLD[0] if not so_far else "I give up."
+
+    (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
+    assert t.outcome == "improved" and [r.feedback.step for r in t.rounds] == [2, 4]
+    assert t.rounds[0].feedback.text() == "Step 2 is missing. The steps stop before stating the answer."
 
 
 def test_a_round_whose_first_wrong_step_does_not_move_forward_is_no_progress():
@@ -71,8 +81,9 @@ def test_a_round_whose_first_wrong_step_does_not_move_forward_is_no_progress():
     assert _judge(t, StepFeedback("wrong", 4), StepFeedback("wrong", 3)) is not None and t.outcome == "never correct"
 
 
-def test_correct_attempts_become_non_improvement_examples_and_garbage_is_unparseable():
-    right, junk = rollouts(FakeLocal(lambda s: "\n".join(GOLD)), [Q], 5)[0], rollouts(FakeLocal(lambda s: "no idea"), [Q], 5)[0]
+def test_correct_attempts_become_non_improvement_examples_and_unreadable_steps_are_dropped():
+    right = rollouts(FakeLocal(lambda s: "\n".join(GOLD)), [Q], 5)[0]
+    junk = rollouts(FakeLocal(lambda s: "Let's calculate A = (one + 2) = 7."), [Q], 5)[0]
     assert right.outcome == "correct" and junk.outcome == "unparseable" and not junk.kept
     improvement, other = examples_of(right, 1.5)
     assert improvement == [] and other[0].parts == (("\n".join(GOLD), 1.0), (f"\n{FEEDBACK} All steps are correct.", 1.5))
@@ -121,7 +132,8 @@ def test_a_provider_model_cannot_run_tripost_and_a_task_without_a_script_is_name
 
 @pytest.mark.slow
 def test_collator_weights_follow_the_segments_and_labels_only_the_completion(local_model):
-    from salam.train.completions import CompletionCollator, end_of_turn_id
+    from salam.models.local import end_of_turn_id
+    from salam.train.completions import CompletionCollator
 
     _, tokenizer = local_model._loaded()
     row = CompletionExample("Q: 1 + 1 =\nA: Let's think step by step.", (("1 + 1 = 2. So the answer is 2.", 0.0),
@@ -144,7 +156,7 @@ def test_supervised_start_and_one_iteration_then_answer_through_the_spec(tmp_pat
     from salam.train.tripost import TriPostConfig, train_tripost
 
     config = TriPostConfig(out=tmp_path / "tp", tasks=["boolean_expressions"], limit=4, iterations=1, max_steps=2,
-                           batch_size=2, grad_accum=1, max_rounds=2)
+                           batch_size=2, grad_accum=1, max_rounds=5)
     summary = train_tripost(config, log=lambda m: None)
     it = summary["iterations"][0]
     assert summary["spec"] == f"local+lora:{tmp_path / 'tp' / 'iter-1'}" and TrainDir(tmp_path / "tp" / "sft").is_finished()

@@ -1,0 +1,306 @@
+"""SCoRe (Kumar et al., 2024): two-stage, KL-regularised RL for self-correction, in choice mode.
+
+``ScoreConfig`` + ``train_score``: stage I (``--stage1-steps``) then stage II (``--stage2-steps``), each a
+run of :class:`ScoreTrainer` (a ``transformers.Trainer`` whose loss is the exact objective of
+:mod:`salam.train.score_objective`), into ``OUT/stage1`` and ``OUT/stage2`` with their manifests
+(reward and KL curves, Acc@t1/Acc@t2 on validation questions every ``eval_every`` steps). The
+reference is the starting model (``init``: the base, or a trained spec such as the SFT baseline),
+its distributions computed once before training. Ablations: ``no_stage1``, ``alpha=0`` (no shaping),
+``single_turn`` (train attempt 1 only). A KL above ``max_kl`` stops the stage and restores the last
+weights whose KL was below it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from salam._util.jsonl import read_json, write_json_atomic
+from salam.answering.answerer import answer_prompt
+from salam.errors import SalamError
+from salam.selfcorrect.protocol import correction_prompt
+from salam.train.base import (
+    OnLog,
+    TrainRun,
+    cpu_trainer_args,
+    last_checkpoint,
+    loss_recorder,
+    prepare_training,
+    quiet_trainer,
+    settings_of,
+    write_manifest,
+)
+from salam.train.folder import MANIFEST, TrainDir, adapter_of, save_trained, starting_point
+from salam.train.score_objective import ScoreWeights, Stage, objective
+from salam.train.sft import SFTTrainConfig, prepare_model, training_questions
+from salam.types import Question
+
+REFERENCE = "reference.json"
+"""The starting model's option log-probabilities per training question (OUT/reference.json)."""
+
+
+@dataclass
+class ScoreConfig(SFTTrainConfig):
+    """SCoRe on a benchmark's training split (choice mode); the SFT fields (data, LoRA/full, optimiser) apply."""
+
+    stage1_steps: int = 50
+    """Optimizer steps of stage I (0 with ``no_stage1``)."""
+    stage2_steps: int = 100
+    """Optimizer steps of stage II."""
+    beta1: float = 0.01
+    """KL weight of stage II and of attempt 2 in stage I (paper: 0.01)."""
+    beta2: float = 0.1
+    """KL weight of attempt 1 in stage I (paper: 0.1-0.25)."""
+    alpha: float = 10.0
+    """Shaped bonus on attempt 2 in stage II (paper: 10; 0 is the no-shaping ablation)."""
+    init: str | None = None
+    """Starting and reference model: a trained spec (local+lora:DIR, hf:DIR); default the base model."""
+    no_stage1: bool = False
+    """Ablation: skip stage I."""
+    single_turn: bool = False
+    """Ablation: train attempt 1 only (single-turn RL), no stages."""
+    eval_every: int = 25
+    """Acc@t1/Acc@t2 on the validation questions every this many steps."""
+    max_kl: float = 2.0
+    """A mean KL above this stops the stage (the last weights below it are kept)."""
+    learning_rate: float = 5e-5
+    batch_size: int = 4
+
+
+def rows_for(questions: Sequence[Question]) -> list[dict[str, Any]]:
+    """Attempt-1 prompt and one attempt-2 prompt per possible first answer, for each question."""
+    return [{"prompt1": answer_prompt(q), "prompts2": [correction_prompt(q, letter) for letter in q.letters],
+             "letters": q.letters, "gold": q.letters.index(q.answer)} for q in questions]
+
+
+class ScoreCollator:
+    """Rows -> all prompts of the batch (attempt 1 and every attempt 2) encoded once, the option ids and masks."""
+
+    def __init__(self, tokenizer: Any, max_length: int = 1024) -> None:
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+        from langchain_core.messages import HumanMessage
+
+        from salam.models.local import encode_prompts, format_messages, letter_token_ids
+
+        width = max(len(r["letters"]) for r in rows)
+        texts = []
+        for r in rows:
+            prompts2 = r["prompts2"] + [r["prompts2"][0]] * (width - len(r["prompts2"]))  # padding, masked out
+            texts += [r["prompt1"], *prompts2]
+        enc = encode_prompts(self.tokenizer, [format_messages(self.tokenizer, [HumanMessage(t)]) for t in texts], self.max_length)
+        option_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.bool)
+        for i, r in enumerate(rows):
+            ids = letter_token_ids(self.tokenizer, r["letters"])
+            option_ids[i, : len(ids)] = torch.tensor(ids)
+            mask[i, : len(ids)] = True
+        batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "option_ids": option_ids,
+                 "option_mask": mask, "gold": torch.tensor([r["gold"] for r in rows])}
+        if "ref1" in rows[0]:
+            batch["ref1"] = torch.tensor([_pad(r["ref1"], width) for r in rows])
+            batch["ref2"] = torch.tensor([[_pad(row, width) for row in r["ref2"]] + [[0.0] * width] * (width - len(r["ref2"]))
+                                          for r in rows])
+        return batch
+
+
+def _pad(values: list[float], width: int) -> list[float]:
+    return list(values) + [0.0] * (width - len(values))
+
+
+def option_logits(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """(attempt-1 logits [B, n], attempt-2 logits [B, n, n]) over the options; the head runs on the last position only."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1)
+    logits = out.logits[:, -1, :].float()
+    b, n = batch["option_ids"].shape
+    ids = batch["option_ids"].repeat_interleave(1 + n, dim=0)
+    letters = logits.gather(1, ids).view(b, 1 + n, n)
+    return letters[:, 0, :], letters[:, 1:, :]
+
+
+def reference(model: Any, collate: ScoreCollator, rows: list[dict[str, Any]], batch_size: int) -> None:
+    """Store the starting model's log-probabilities in each row (``ref1``, ``ref2``): the KL's reference."""
+    import torch
+
+    from salam.train.score_objective import masked_softmax
+
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            batch = collate(chunk)
+            l1, l2 = option_logits(model, batch)
+            _, logp1 = masked_softmax(l1, batch["option_mask"])
+            _, logp2 = masked_softmax(l2, batch["option_mask"][:, None, :].expand_as(l2))
+            for i, r in enumerate(chunk):
+                n = len(r["letters"])
+                r["ref1"] = logp1[i, :n].tolist()
+                r["ref2"] = [logp2[i, a, :n].tolist() for a in range(n)]
+    model.train()
+
+
+def accuracy_t1_t2(model: Any, collate: ScoreCollator, rows: list[dict[str, Any]], batch_size: int) -> tuple[float, float]:
+    """Greedy Acc@t1 and Acc@t2 (attempt 2 given the greedy first answer) with the training tokenisation."""
+    import torch
+
+    right1 = right2 = 0
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            batch = collate(rows[start : start + batch_size])
+            l1, l2 = option_logits(model, batch)
+            first = l1.masked_fill(~batch["option_mask"], float("-inf")).argmax(-1)
+            second = l2[torch.arange(len(first)), first].masked_fill(~batch["option_mask"], float("-inf")).argmax(-1)
+            right1 += int((first == batch["gold"]).sum())
+            right2 += int((second == batch["gold"]).sum())
+    if was_training:
+        model.train()
+    return right1 / max(1, len(rows)), right2 / max(1, len(rows))
+
+
+def score_trainer_class() -> type:
+    """``ScoreTrainer``, built on first use so that importing salam does not import transformers."""
+    from transformers import Trainer
+
+    class ScoreTrainer(Trainer):
+        """A ``transformers.Trainer`` whose loss is SCoRe's exact choice-mode objective for one stage."""
+
+        stage: Stage = "stage2"
+        weights: ScoreWeights = ScoreWeights()
+        curve: list[dict[str, float]]
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+            l1, l2 = option_logits(model, inputs)
+            loss, parts = objective(l1, l2, inputs["option_mask"], inputs["gold"], inputs["ref1"], inputs["ref2"],
+                                    self.stage, self.weights)
+            self.curve.append({"step": self.state.global_step, **{k: float(v) for k, v in parts.items()}})
+            return (loss, {}) if return_outputs else loss
+
+    return ScoreTrainer
+
+
+def guard_callback(trainer: Any, collate: ScoreCollator, validation: list[dict[str, Any]], config: ScoreConfig,
+                   record: dict[str, Any]) -> Any:
+    """Every ``eval_every`` steps: validation accuracy; and the KL guard (stop, keep the last good weights)."""
+    from transformers import TrainerCallback
+
+    def snapshot() -> dict[str, Any]:
+        return {k: v.detach().clone() for k, v in trainer.model.named_parameters() if v.requires_grad}
+
+    record["good"] = snapshot()
+
+    class Guard(TrainerCallback):
+        def on_step_end(self, _args, state, control, **_kw):  # noqa: ANN001
+            recent = trainer.curve[-max(1, config.batch_size):]
+            kl_now = max(sum(c["kl_t1"] for c in recent) / len(recent), sum(c["kl_t2"] for c in recent) / len(recent))
+            if kl_now > config.max_kl:
+                record["stopped"] = f"mean KL {kl_now:.3f} > --max-kl {config.max_kl} at step {state.global_step}"
+                control.should_training_stop = True
+                return control
+            if state.global_step % config.eval_every == 0 or state.global_step == state.max_steps:
+                t1, t2 = accuracy_t1_t2(trainer.model, collate, validation, config.batch_size)
+                record["validation"].append({"step": state.global_step, "acc_t1": t1, "acc_t2": t2})
+                record["good"] = snapshot()
+            return control
+
+    return Guard()
+
+
+def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None,
+                log: Any = print) -> dict[str, Any]:
+    """Stage I then stage II (or the single-turn ablation) into ``config.out``; returns the summary manifest."""
+    folder = TrainDir(Path(config.out))
+    config = starting_point(config)  # type: ignore[arg-type]
+    train, validation = training_questions(config)
+    folder.prepare(resume, overwrite)
+    prepare_training()
+    stages: list[tuple[Stage, int]] = [("single-turn", config.stage2_steps)] if config.single_turn else \
+        ([] if config.no_stage1 else [("stage1", config.stage1_steps)]) + [("stage2", config.stage2_steps)]
+    if not stages or all(steps <= 0 for _, steps in stages):
+        raise SalamError("nothing to train: give --stage1-steps and/or --stage2-steps above 0")
+    previous = config.init or config.base
+    manifests = []
+    reference_rows: list[dict[str, Any]] | None = None
+    for stage, steps in stages:
+        step_dir = TrainDir(folder.path / stage)
+        if step_dir.is_finished():
+            manifests.append(step_dir.manifest())
+            previous = manifests[-1]["spec"]
+            log(f"{stage}: done before (resume), {previous}")
+            continue
+        if steps <= 0:
+            continue
+        manifest, reference_rows = _stage(config, stage, steps, previous, step_dir, train, validation, reference_rows, on_log, log)
+        manifests.append(manifest)
+        previous = manifest["spec"]
+    summary = {"method": "score", "stages": manifests, "settings": settings_of(config), "spec": previous}
+    write_manifest(folder.path, MANIFEST, summary)
+    return summary
+
+
+def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder: TrainDir, train: list[Question],
+           validation: list[Question], reference_rows: list[dict[str, Any]] | None, on_log: OnLog | None,
+           log: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from dataclasses import replace
+
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    began = time.perf_counter()
+    model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(previous))
+    collate = ScoreCollator(tokenizer, config.max_length)
+    saved = folder.path.parent / REFERENCE
+    if reference_rows is None and saved.is_file():  # a resumed run keeps the reference it started with
+        reference_rows = read_json(saved)
+    if reference_rows is None:  # the starting model is the reference of every stage
+        reference_rows = rows_for(train)
+        reference(model, collate, reference_rows, config.batch_size)
+        write_json_atomic(saved, reference_rows)
+        log(f"reference distributions of {len(reference_rows)} questions in {time.perf_counter() - began:.0f} s")
+    val_rows = rows_for(validation)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(**{**cpu_trainer_args(replace(config, max_steps=steps), quiet=on_log is not None),
+                                "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
+    run = TrainRun(resumed_from=last_checkpoint(folder.path))
+    trainer = score_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(reference_rows),
+                                    data_collator=collate, callbacks=[loss_recorder(run.losses, on_log)])
+    trainer.stage, trainer.weights, trainer.curve = stage, ScoreWeights(config.beta1, config.beta2, config.alpha), []
+    record: dict[str, Any] = {"validation": [], "stopped": None}
+    trainer.add_callback(guard_callback(trainer, collate, val_rows, config, record))
+    quiet_trainer(trainer)
+    start_acc = accuracy_t1_t2(model, collate, val_rows, config.batch_size)
+    record["validation"].append({"step": 0, "acc_t1": start_acc[0], "acc_t2": start_acc[1]})
+    run.start()
+    result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
+    if record["stopped"]:
+        log(f"{stage}: stopped, {record['stopped']}; keeping the last weights below it")
+        params = dict(model.named_parameters())
+        for name, value in record["good"].items():
+            params[name].data.copy_(value)
+    tokens = sum(len(ids) for ids in tokenizer([r["prompt1"] for r in reference_rows])["input_ids"])
+    manifest = {
+        "method": "score", "stage": stage, "base": config.base, "base_model_sha256": base_hash,
+        "init": config.init or config.base, "continued_from": previous, "benchmark": config.benchmark,
+        "tasks": sorted({q.task for q in train}), "train_questions": len(train), "seed": config.seed,
+        "settings": settings_of(config), **run.fields(result, tokens, config.epochs),
+        "curve": _every(trainer.curve, 5), "validation": record["validation"], "stopped": record["stopped"],
+        "stage_seconds": time.perf_counter() - began,
+    }
+    manifest["spec"] = save_trained(model, tokenizer, folder, config.base, config.full)
+    write_manifest(folder.path, MANIFEST, manifest)
+    log(f"{stage}: {manifest['steps']} steps in {manifest['train_seconds']:.0f} s, validation {record['validation'][-1]}")
+    return manifest, reference_rows
+
+
+def _every(curve: list[dict[str, float]], n: int) -> list[dict[str, float]]:
+    """The per-batch curve averaged over runs of ``n`` entries (a readable manifest)."""
+    out = []
+    for start in range(0, len(curve), n):
+        chunk = curve[start : start + n]
+        out.append({k: sum(c[k] for c in chunk) / len(chunk) for k in chunk[0]})
+    return out
