@@ -20,9 +20,12 @@ class CompletionExample:
 
     prompt: str
     parts: tuple[tuple[str, float], ...]
+    ends_turn: bool = True
+    """Whether the model's turn ends here (the end-of-turn token is then a target), or goes on."""
 
     def as_row(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "texts": [t for t, _ in self.parts], "weights": [w for _, w in self.parts]}
+        return {"prompt": self.prompt, "texts": [t for t, _ in self.parts], "weights": [w for _, w in self.parts],
+                "ends_turn": self.ends_turn}
 
     @property
     def text(self) -> str:
@@ -53,8 +56,9 @@ class CompletionCollator:
         ids = list(enc["input_ids"])
         weights = [float(row["weights"][next((i for i, end in enumerate(ends) if start < end), len(ends) - 1)])
                    for start, _ in enc["offset_mapping"]]
-        ids.append(end_of_turn_id(self.tokenizer))
-        weights.append(float(row["weights"][-1]) if row["weights"] else 1.0)
+        if row.get("ends_turn", True):
+            ids.append(end_of_turn_id(self.tokenizer))
+            weights.append(float(row["weights"][-1]) if row["weights"] else 1.0)
         room = max(1, self.max_length - len(ids))
         return prompt[-room:], ids[: self.max_length - 1], weights[: self.max_length - 1]
 

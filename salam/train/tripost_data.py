@@ -75,7 +75,7 @@ def examples_of(trajectory: Trajectory, feedback_weight: float) -> tuple[list[Co
         turn = feedback_turn(r.feedback.text()) + update_turn(r.update)
         last = i == len(trajectory.rounds) - 1
         parts = ((text, 0.0), (turn, feedback_weight)) + (((feedback_turn(ALL_CORRECT), feedback_weight),) if last else ())
-        improvement.append(CompletionExample(prompt, parts))
+        improvement.append(CompletionExample(prompt, parts, ends_turn=last))  # earlier rounds go on to the next feedback
         text += turn
     return improvement, []
 
