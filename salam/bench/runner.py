@@ -249,7 +249,7 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
     if config.self_correct_mode == "tripost":
         from salam.selfcorrect.tripost import TriPosTRunner
 
-        runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines)
+        runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines, config.data_dir)
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()

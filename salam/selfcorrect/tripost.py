@@ -79,6 +79,8 @@ class TriPosTRunner:
     max_rounds: int = MAX_ROUNDS
     shots: int = 0
     guidelines: Guidelines | None = None
+    data_dir: str | None = None
+    """Where the chain-of-thought prompts are, when ``shots`` > 0 (default: $SALAM_DATA_DIR)."""
 
     def __post_init__(self) -> None:
         if not hasattr(self.model, "generate_texts"):
@@ -93,7 +95,7 @@ class TriPosTRunner:
         from salam.answering.cot import exemplars_for
 
         questions = list(questions)
-        prompts = [cot_prompt(q, exemplars=exemplars_for(q.task, self.shots)) for q in questions]
+        prompts = [cot_prompt(q, exemplars=exemplars_for(q.task, self.shots, self.data_dir)) for q in questions]
         stop_answer = STOP_STEPS
         attempts = self._continue(prompts, [""] * len(questions), stop_answer, COT_MAX_NEW_TOKENS, ANSWER_END)
         so_far = [a.rstrip() for a in attempts]
