@@ -11,6 +11,7 @@ from salam.cli import bench as bench_cmd
 from salam.cli import loops as loops_cmd
 from salam.cli import memory as memory_cmd
 from salam.cli import train as train_cmd
+from salam.cli import view as view_cmd
 
 app = typer.Typer(
     name="salam",
@@ -31,6 +32,7 @@ def version() -> None:
 
 ask_cmd.register(app)
 loops_cmd.register(app)
+view_cmd.register(app)
 app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(train_cmd.app, name="train")

@@ -71,7 +71,7 @@ def _client(folder: Path) -> Any:
         raise StoreError(f"cannot open memory {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
 
-def open_folder(folder: Path, embedder: str | Embedder | None, create: bool) -> OpenedFolder:
+def open_folder(folder: Path, embedder: str | Embedder | None, create: bool, lock_timeout: float | None = None) -> OpenedFolder:
     """Lock ``folder`` and open (creating or completing it if needed) its Chroma store."""
     from salam.memory.lock import acquire_store_lock
 
@@ -80,7 +80,7 @@ def open_folder(folder: Path, embedder: str | Embedder | None, create: bool) -> 
     if not folder.exists() and not create:
         raise StoreError(f"no memory at {folder}: import or gather first, or pass --memory")
     folder.mkdir(parents=True, exist_ok=True)
-    lock = acquire_store_lock(folder)
+    lock = acquire_store_lock(folder, lock_timeout)
     try:
         return OpenedFolder(*_open_locked(folder, embedder, create), lock)
     except BaseException:

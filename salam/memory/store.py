@@ -67,8 +67,12 @@ class MistakeMemory:
         url: str | None = None,
         embedder: str | Embedder | None = None,
         create: bool = True,
+        lock_timeout: float | None = None,
     ) -> "MistakeMemory":
-        """Open an embedded store folder (default ``$SALAM_HOME/memory``) or a Chroma server at ``url``."""
+        """Open an embedded store folder (default ``$SALAM_HOME/memory``) or a Chroma server at ``url``.
+
+        ``lock_timeout``: seconds to wait for a folder another process holds (default ``SALAM_LOCK_TIMEOUT``).
+        """
         from salam._util.quiet import quiet_libraries
 
         quiet_libraries()
@@ -82,7 +86,7 @@ class MistakeMemory:
             from salam.memory.folder import open_folder
 
             folder = Path(path).expanduser() if path else default_memory_dir()
-            opened = open_folder(folder, embedder, create)
+            opened = open_folder(folder, embedder, create, lock_timeout)
             client, chosen, lock, location = opened.client, opened.embedder, opened.lock, str(folder)
         return cls(client, chosen, location, lock)
 

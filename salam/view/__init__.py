@@ -1,0 +1,1 @@
+"""``salam view``: a local web app over runs, training folders and the mistake memory (see :mod:`salam.view.app`)."""
