@@ -93,6 +93,19 @@ class ExactIndex:
             self._rows = {rid: i for i, rid in enumerate(self.ids)}
         return self._rows
 
+    def containing(self, needle: str, task: str | None = None) -> list[tuple[str, str, dict]]:
+        """(id, document, metadata) of the records whose question, reason or guideline contains ``needle``
+        (case-folded), in row order: a full-text search with no Chroma call."""
+        needle = needle.casefold()
+        rows = range(len(self.ids)) if task is None else self._subset(task)[0] if len(self.ids) else []
+        out = []
+        for i in rows:
+            meta = self.metadatas[i]
+            text = f"{self.documents[i]}\n{meta.get('reason', '')}\n{meta.get('guideline', '')}".casefold()
+            if needle in text:
+                out.append((self.ids[i], self.documents[i], meta))
+        return out
+
     def rows(self, hits: Sequence[Sequence[tuple[str, float]]]) -> list[list[tuple[str, str, dict, float]]]:
         """(id, document, metadata, distance) rows for the hits, from memory (see :func:`fetch_rows`)."""
         row_of = self._row_of()

@@ -280,6 +280,25 @@ class MistakeMemory:
                     break
                 offset += page_size
 
+    def find_text(self, text: str, namespace: str | None = None, task: str | None = None,
+                  kind: RecordKind | None = None) -> list[MistakeRecord]:
+        """Records whose question, reason or guideline contains ``text`` (case-insensitive).
+
+        A folder this process holds is searched in its in-memory index; otherwise records are read in pages.
+        """
+        needle = text.casefold()
+        out: list[MistakeRecord] = []
+        for ns, knd, col in sorted(self._all_collections(), key=lambda t: (t[0], t[1])):
+            if (namespace and ns != namespace) or (kind and knd != kind):
+                continue
+            index = self._exact_index(col, self._size(col)) if self._owns_folder() else None
+            if index is not None:
+                out += [from_chroma(rid, doc, meta) for rid, doc, meta in index.containing(text, task)]
+            else:
+                out += [r for r in self.iter_records(namespace=ns, task=task, kind=knd)
+                        if needle in f"{r.question}\n{r.reason}\n{r.guideline}".casefold()]
+        return out
+
     def count(self, namespace: str | None = None, kind: RecordKind | None = None) -> int:
         return sum(
             col.count() for ns, knd, col in self._all_collections()
@@ -322,9 +341,7 @@ class MistakeMemory:
         col = self._collection(namespace, kind, create=False)
         if col is None or k <= 0:
             return [[] for _ in questions]
-        # The only writer (this process holds the folder's lock) keeps its index in step: no count call.
-        owned = col.name in self._indexes and self._owns_folder()
-        size = len(self._indexes[col.name]) if owned else col.count()
+        size = self._size(col)
         if size == 0:
             return [[] for _ in questions]
         tasks = [task] * len(questions) if task is None or isinstance(task, str) else list(task)
@@ -346,6 +363,13 @@ class MistakeMemory:
             for qi, got in zip(indices, found):
                 rows[qi] = got
         return [self._hits(q, rows[qi], k, threshold, allow_self) for qi, q in enumerate(questions)]
+
+    def _size(self, col: Any) -> int:
+        """The collection's record count: the only writer (this process holds the folder's lock) keeps its
+        index in step, so it needs no count call."""
+        if col.name in self._indexes and self._owns_folder():
+            return len(self._indexes[col.name])
+        return col.count()
 
     def _owns_folder(self) -> bool:
         """True for an embedded folder this process has locked: nobody else can write it."""

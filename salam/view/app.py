@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ PAGE_SIZE = 200
 """Rows per page of the sample and record tables."""
 LOCK_WAIT_S = 2.0
 """How long the viewer waits for a memory folder another process holds before saying so."""
+STATS_TTL_S = 10.0
+"""How long counts of a shared Chroma server's memory are reused (an embedded folder's only change here)."""
 
 
 @dataclass
@@ -41,6 +44,8 @@ class MemoryHandle:
     def __init__(self, config: ViewConfig) -> None:
         self.config = config
         self._memory: Any = None
+        self._stats: dict[str, Any] | None = None
+        self._stats_at = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -58,6 +63,20 @@ class MemoryHandle:
                 self._memory = MistakeMemory.open(self.config.memory, url=self.config.chroma_url, create=False,
                                                   lock_timeout=LOCK_WAIT_S)
             return self._memory
+
+    def stats(self) -> dict[str, Any]:
+        """The memory's counts, cached until this viewer edits it (or for ``STATS_TTL_S`` on a shared server):
+        counting reads every record's metadata, too slow to repeat on each page of a large memory."""
+        mem = self.get()
+        with self._lock:
+            fresh = self._stats is not None and (self.config.chroma_url is None or time.monotonic() - self._stats_at < STATS_TTL_S)
+            if not fresh:
+                self._stats, self._stats_at = mem.stats(), time.monotonic()
+            return self._stats
+
+    def changed(self) -> None:
+        with self._lock:
+            self._stats = None
 
     def close(self) -> None:
         with self._lock:
@@ -161,10 +180,7 @@ def create_app(config: ViewConfig) -> Any:
             hits = mem.similar(text, k=int(q.get("k", "20") or 20), threshold=0.0, namespace=ns or "default", task=task,
                                kind=kind or "mistake", allow_self=True)
             return [h.record for h in hits], {h.record.id: h.similarity for h in hits}
-        needle = text.lower()
-        records = [r for r in mem.iter_records(namespace=ns, task=task, kind=kind)
-                   if not needle or needle in f"{r.question}\n{r.reason}\n{r.guideline}".lower()]
-        return records, {}
+        return mem.find_text(text, namespace=ns, task=task, kind=kind), {}  # "" matches every record
 
     async def memory_list(request: Request) -> Response:
         mem, failure = memory_or_problem()
@@ -173,7 +189,7 @@ def create_app(config: ViewConfig) -> Any:
         q = request.query_params
         try:
             records, similarity = filtered(mem, q)
-            stats = mem.stats()
+            stats = memory.stats()
         except SalamError as exc:
             return problem(data._one_line(exc), 422)
         start = max(0, int(q.get("page", "0") or 0)) * PAGE_SIZE
@@ -224,6 +240,7 @@ def create_app(config: ViewConfig) -> Any:
         if form.get("confirm") != "yes":
             return page("confirm.html", action=f"/memory/record/{rid}/delete", what=f"Delete record {rid}?", records=[r], extra={})
         removed = mem.delete([rid])
+        memory.changed()
         return RedirectResponse(f"/memory?notice=deleted+{removed}+record", status_code=303)
 
     async def prune(request: Request) -> Response:
@@ -242,6 +259,7 @@ def create_app(config: ViewConfig) -> Any:
             margin, ns = int(form.get("margin", margin)), form.get("ns") or None
             if form.get("confirm") == "yes":
                 report = mem.prune(margin=margin, namespace=ns)
+                memory.changed()
                 return RedirectResponse(f"/memory?notice=pruned+{report.removed}+records", status_code=303)
         if config.read_only:
             return problem("this viewer is read-only (--read-only)", 403)

@@ -56,3 +56,11 @@ def test_an_owned_folder_answers_from_memory_with_counters_in_step(tmp_path, has
         hits = mem.similar("apples and pears at the market today", threshold=0.3)
     assert [h.record.id for h in hits] == [first.id]
     assert (hits[0].record.retrieved, hits[0].record.helped) == (1, 1)
+
+
+def test_full_text_search_finds_question_reason_and_guideline_text(store):
+    first = rec("apples and pears at the market", guideline="Count the Fruit twice")
+    store.add([first, rec("a train leaves the station at noon", task="trains")])
+    assert [r.id for r in store.find_text("PEARS")] == [first.id]
+    assert [r.id for r in store.find_text("fruit")] == [first.id]
+    assert store.find_text("fruit", task="trains") == [] and len(store.find_text("a")) == 2
