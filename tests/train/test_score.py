@@ -35,7 +35,7 @@ BONUS = 0.25 * (0.9 - 1.0) + 0.75 * (0.5 - 0.0)   # E[r2 - r1]
 ])
 def test_the_exact_objective_matches_a_hand_computation(stage, gain):
     loss, parts = objective(L1, L2, MASK, GOLD, REF1, REF2, stage, W)
-    assert float(loss) == pytest.approx(-gain, abs=1e-6)
+    assert float(loss.detach()) == pytest.approx(-gain, abs=1e-6)
     assert (float(parts["reward_t1"]), float(parts["reward_t2"])) == pytest.approx((R1, R2))
     assert (float(parts["kl_t1"]), float(parts["kl_t2"])) == pytest.approx((KL1, KL2))
 
@@ -53,7 +53,7 @@ def test_attempt_two_terms_do_not_move_attempt_one():
 def test_shaping_scales_attempt_two_and_padded_options_count_for_nothing():
     base, _ = objective(L1, L2, MASK, GOLD, REF1, REF2, "stage2", ScoreWeights(0.0, 0.0, 0.0))
     shaped, _ = objective(L1, L2, MASK, GOLD, REF1, REF2, "stage2", ScoreWeights(0.0, 0.0, 10.0))
-    assert float(shaped - base) == pytest.approx(-10 * BONUS)
+    assert float((shaped - base).detach()) == pytest.approx(-10 * BONUS)
     # A third, padded option changes nothing.
     l1 = torch.tensor([[0.0, math.log(3), 5.0]])
     l2 = torch.tensor([[[math.log(9), 0.0, 5.0], [0.0, 0.0, 5.0], [1.0, 2.0, 3.0]]])
@@ -62,7 +62,7 @@ def test_shaping_scales_attempt_two_and_padded_options_count_for_nothing():
     ref2[:, :2, :2] = REF2
     padded, _ = objective(l1, l2, torch.tensor([[True, True, False]]), GOLD, ref1, ref2, "stage2", W)
     plain, _ = objective(L1, L2, MASK, GOLD, REF1, REF2, "stage2", W)
-    assert float(padded) == pytest.approx(float(plain), abs=1e-6)
+    assert float(padded.detach()) == pytest.approx(float(plain.detach()), abs=1e-6)
 
 
 def test_nothing_to_train_is_one_line(tmp_path, data_dir):
