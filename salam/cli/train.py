@@ -218,13 +218,16 @@ def stasc(
 @app.command("tripost")
 def tripost(
     out: Path = OutOpt,
-    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated BBH tasks with a script (default: all four)."),
-    limit: int = typer.Option(40, "--limit", min=1, help="Generated training questions per task (start and each iteration)."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks (default: the four BBH tasks with a script)."),
+    limit: int = typer.Option(40, "--limit", min=1, help="Training questions per task (generated for script tasks, else the train split)."),
     iterations: int = typer.Option(2, "--iterations", min=1, help="Rollout-edit-train rounds after the supervised start (paper: 3)."),
     max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Editing rounds per trajectory."),
     improve_ratio: float = typer.Option(1.5, "--improve-ratio", min=0.01, help="Improvement : non-improvement examples."),
     feedback_weight: float = typer.Option(1.5, "--feedback-weight", min=0.0, help="Loss weight of feedback and update tokens."),
-    feedback: str = typer.Option("script", "--feedback", callback=one_of("script"), help="Feedback module: script (exact step checkers)."),
+    feedback: str = typer.Option("script", "--feedback", callback=one_of("script", "assistant"), help="Feedback module: script (exact step checkers) or assistant (a chat model writes feedback and update)."),
+    assistant: str = typer.Option("local", "--assistant", help="Model spec of the assistant feedback module."),
+    bench: str = typer.Option("bbh", "--bench", callback=one_of("bbq", "bbh"), help="Where tasks without a generator take their training questions from."),
+    data_dir: Optional[str] = DataDirOpt,
     temperature: float = typer.Option(1.0, "--temperature", min=0.01, max=5.0, help="Rollout sampling temperature."),
     full: bool = FullOpt,
     epochs: float = EpochsOpt,
@@ -236,14 +239,15 @@ def tripost(
     overwrite: bool = OverwriteOpt,
     display: str = TrainDisplayOpt,
 ) -> None:
-    """TriPosT: the main model learns to write feedback on its own attempts and to use it (BBH tasks with a script)."""
+    """TriPosT: the main model learns to write feedback on its own attempts and to use it."""
     from salam.feedback.scripts import SCRIPTS
     from salam.train.tripost import TriPostConfig, train_tripost
 
     config = TriPostConfig(out=out, tasks=[t for t in (tasks or "").split(",") if t] or list(SCRIPTS), limit=limit,
                            iterations=iterations, max_rounds=max_rounds, improve_ratio=improve_ratio,
                            feedback_weight=feedback_weight, temperature=temperature, full=full, epochs=epochs,
-                           max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+                           max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                           feedback=feedback, assistant=assistant, benchmark=bench, data_dir=data_dir)
     echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
     with progress_reporter(display) as report:
         summary = train_tripost(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)

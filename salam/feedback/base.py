@@ -81,11 +81,19 @@ class ScriptTask(ABC):
     def check(self, question: Question, rationale: str) -> StepFeedback:
         """Check every step against the truth; the first wrong one is named."""
 
+    continues_with_model = True
+    """The update is the correct step in place of the faulty one; the main model writes on from there."""
+
     def rationale(self, question: Question) -> str:
         return join_steps(self.solve(question))
 
+    def update(self, question: Question, steps: list[str], feedback: StepFeedback) -> list[str]:
+        """TriPosT's improvement module: the gold step at the faulty one's position (aligned by position)."""
+        gold = self.solve(question)
+        return [gold[min((feedback.step or 1) - 1, len(gold) - 1)]]
+
     def improve(self, question: Question, rationale: str, feedback: StepFeedback) -> str:
-        """TriPosT's improvement: keep the steps before the faulty one, continue with the gold steps from there."""
+        """The whole rationale repaired: the steps before the faulty one, then the gold steps from there."""
         if feedback.is_correct:
             return rationale
         gold = self.solve(question)

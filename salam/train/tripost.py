@@ -23,7 +23,7 @@ from typing import Any
 
 from salam.answering.cot import COT_MAX_NEW_TOKENS, cot_prompt
 from salam.errors import SalamError
-from salam.feedback.base import ScriptTask, join_steps
+from salam.feedback.base import join_steps
 from salam.feedback.scripts import SCRIPTS, script_for
 from salam.selfcorrect.tripost import ANSWER_END, MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
 from salam.train.base import OnLog, TrainConfig, prepare_training, settings_of, texts_hash, write_manifest
@@ -37,7 +37,7 @@ from salam.train.tripost_data import (
     examples_of,
     full_steps,
     gold_example,
-    prefix_for_update,
+    gold_steps,
     rebalance,
 )
 from salam.types import Question
@@ -45,12 +45,21 @@ from salam.types import Question
 
 @dataclass
 class TriPostConfig(TrainConfig):
-    """TriPosT on generated questions of tasks that have a script feedback module."""
+    """TriPosT on generated questions of tasks with a script, or on a benchmark's train split with the assistant."""
 
     tasks: list[str] = field(default_factory=lambda: list(SCRIPTS))
-    """Tasks (each needs a script: multistep_arithmetic_two, word_sorting, boolean_expressions, dyck_languages)."""
+    """Tasks: with ``feedback="script"`` each needs a script (multistep_arithmetic_two, word_sorting,
+    boolean_expressions, dyck_languages); with ``"assistant"`` any task of ``benchmark``."""
     limit: int = 40
-    """Generated training questions per task, for the supervised start and for each iteration's rollouts."""
+    """Training questions per task (generated for script tasks, else from the benchmark's train split)."""
+    feedback: str = "script"
+    """Feedback and improvement module: ``script`` (exact step checkers) or ``assistant`` (a chat model)."""
+    assistant: str = "local"
+    """The assistant's model spec, with ``feedback="assistant"``."""
+    benchmark: str = "bbh"
+    """Where tasks without a generator take their questions from (``bbq`` or ``bbh``)."""
+    data_dir: str | None = None
+    """Folder with bbq/ and bbh/ (default: $SALAM_DATA_DIR)."""
     iterations: int = 2
     """Rollout-edit-train rounds after the supervised start (paper: 3)."""
     max_rounds: int = MAX_ROUNDS
@@ -69,20 +78,41 @@ class TriPostConfig(TrainConfig):
 
 
 def training_questions(config: TriPostConfig, stage: str) -> list[Question]:
-    """``limit`` generated questions per task, spread over its seen difficulties; ``stage`` seeds them apart."""
+    """``limit`` questions per task: generated over a script's seen difficulties (``stage`` seeds them apart),
+    else the first of the benchmark's seeded train split (the bench's test questions stay unseen)."""
     questions = []
+    others = [t for t in config.tasks if t not in SCRIPTS]
     for task in config.tasks:
-        script = script_for(task)
-        rng = random.Random(f"{config.seed}-{stage}-{task}")
-        questions += [script.generate(rng, script.seen[i % len(script.seen)], i) for i in range(config.limit)]
+        if task in SCRIPTS:
+            script = SCRIPTS[task]
+            rng = random.Random(f"{config.seed}-{stage}-{task}")
+            questions += [script.generate(rng, script.seen[i % len(script.seen)], i) for i in range(config.limit)]
+    if others:
+        from salam.bench.questions import load_benchmark
+        from salam.bench.split import side, split_benchmark
+
+        data, _ = load_benchmark(config.benchmark, others, config.data_dir)
+        questions += side(split_benchmark(data, seed=0, train_limit=config.limit), "train")
     return questions
+
+
+def feedback_modules(config: TriPostConfig) -> dict[str, Any]:
+    """The feedback module of each task; a task no module can serve is a one-line error naming the modules."""
+    if config.feedback == "assistant":
+        from salam.feedback.assistant import AssistantFeedback
+        from salam.models import resolve_chat_model
+
+        helper = AssistantFeedback(resolve_chat_model(config.assistant, max_new_tokens=256))
+        return {task: helper for task in config.tasks}
+    if config.feedback != "script":
+        raise SalamError(f"unknown feedback module {config.feedback!r}: script or assistant")
+    return {task: script_for(task) for task in config.tasks}
 
 
 def train_tripost(config: TriPostConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None,
                   log: Any = print) -> dict[str, Any]:
     """Supervised start then the iterations, into ``config.out``; returns the summary manifest (with ``spec``)."""
-    for task in config.tasks:
-        script_for(task)  # a task without a script: one line naming those that have one
+    modules = feedback_modules(config)  # a task without a module: one line naming the modules
     if config.base != "local" and not config.full:
         raise SalamError("TriPosT trains LoRA adapters on the embedded model (--base local) or a full model (--full)")
     folder = TrainDir(Path(config.out))
@@ -94,7 +124,7 @@ def train_tripost(config: TriPostConfig, resume: bool = False, overwrite: bool =
     previous = start.manifest()["spec"]
     log(f"supervised start: {previous}")
     previous = run_iterations(folder, config.iterations, previous,
-                              lambda number, spec, step: _iteration(config, number, spec, step, on_log, log), log)
+                              lambda number, spec, step: _iteration(config, modules, number, spec, step, on_log, log), log)
     summary = {"method": "tripost", "supervised_start": start.manifest(),
                "iterations": [folder.iteration(i).manifest() for i in range(1, config.iterations + 1)],
                "settings": settings_of(config), "spec": previous}
@@ -104,7 +134,7 @@ def train_tripost(config: TriPostConfig, resume: bool = False, overwrite: bool =
 
 def _supervised_start(config: TriPostConfig, folder: TrainDir, on_log: OnLog | None, log: Any) -> None:
     questions = training_questions(config, "sft")
-    examples = [CompletionExample(cot_prompt(q), (("\n".join(script_for(q.task).solve(q)), 1.0),)) for q in questions]
+    examples = [CompletionExample(cot_prompt(q), (("\n".join(gold_steps(q)), 1.0),)) for q in questions]
     log(f"supervised start: {len(examples)} gold rationales")
     folder.path.mkdir(parents=True, exist_ok=True)
     model, tokenizer, base_hash = prepare_model(config, config.full)
@@ -123,7 +153,8 @@ def _fit(config: TriPostConfig, model: Any, tokenizer: Any, examples: list[Compl
                completion_trainer_class(), folder, on_log, tokens)
 
 
-def _iteration(config: TriPostConfig, number: int, previous: str, step: TrainDir, on_log: OnLog | None, log: Any) -> str:
+def _iteration(config: TriPostConfig, modules: dict[str, Any], number: int, previous: str, step: TrainDir,
+               on_log: OnLog | None, log: Any) -> str:
     from salam.models import resolve_chat_model
 
     began = time.perf_counter()
@@ -131,7 +162,8 @@ def _iteration(config: TriPostConfig, number: int, previous: str, step: TrainDir
     model = resolve_chat_model(previous, temperature=config.temperature, max_new_tokens=COT_MAX_NEW_TOKENS,
                                batch_size=max(8, config.batch_size * config.grad_accum))
     # One task at a time, so each gets its own token budget (a word sort writes far more than a Boolean).
-    trajectories = [t for task in config.tasks for t in rollouts(model, [q for q in questions if q.task == task], config.max_rounds)]
+    trajectories = [t for task in config.tasks
+                    for t in rollouts(model, [q for q in questions if q.task == task], config.max_rounds, modules[task])]
     rollout_seconds = time.perf_counter() - began
     outcomes = Counter(t.outcome for t in trajectories)
     log(f"iteration {number}: {len(trajectories)} rollouts {dict(outcomes)} in {rollout_seconds:.0f} s")
@@ -142,7 +174,7 @@ def _iteration(config: TriPostConfig, number: int, previous: str, step: TrainDir
             improvement += imp
             other += non
     rng = random.Random(f"{config.seed}-{number}-rebalance")
-    gold = [gold_example(script_for(q.task), q, config.feedback_weight) for q in questions]
+    gold = [gold_example(q, config.feedback_weight) for q in questions]
     rng.shuffle(gold)
     examples, kinds = rebalance(improvement, other, gold, config.improve_ratio, rng)
     if not improvement:
@@ -157,6 +189,7 @@ def _iteration(config: TriPostConfig, number: int, previous: str, step: TrainDir
     fields = _fit(config, trained, tokenizer, examples, step, on_log)
     manifest = {
         "method": "tripost", "iteration": number, "base": config.base, "base_model_sha256": base_hash,
+        "feedback_module": config.feedback if config.feedback == "script" else f"assistant {config.assistant}",
         "continued_from": previous, "tasks": config.tasks, "seed": config.seed, "rollouts": len(trajectories),
         "rollouts_by_outcome": dict(outcomes), "rounds": dict(Counter(len(t.rounds) for t in trajectories if t.kept)),
         "examples_by_kind": dict(kinds), "rollout_seconds": rollout_seconds, "settings": settings_of(config), **fields,
@@ -174,32 +207,35 @@ def _with_base(config: TriPostConfig, spec: str) -> TriPostConfig:
     return replace(config, base=spec)
 
 
-def rollouts(model: Any, questions: list[Question], max_rounds: int) -> list[Trajectory]:
-    """Attempts of ``model`` on ``questions``, edited interactively by each task's script (batched per round)."""
+def rollouts(model: Any, questions: list[Question], max_rounds: int, module: Any) -> list[Trajectory]:
+    """Attempts of ``model`` on ``questions`` (one task), edited interactively by the task's feedback module.
+
+    A script's update is the correct step, which the model then continues; the assistant's update is its
+    own rewrite of the steps from the faulty one. Batched: one generation call per round.
+    """
     prompts = [cot_prompt(q) for q in questions]
-    budget = token_budget([script_for(q.task).rationale(q) for q in questions])
+    budget = token_budget(["\n".join(gold_steps(q)) for q in questions])
     attempts = continue_turn(model, prompts, [""] * len(questions), STOP_STEPS, budget, ANSWER_END)
     trajectories = [Trajectory(q, attempt_steps(a)) for q, a in zip(questions, attempts)]
     pending = {}
     for i, t in enumerate(trajectories):
-        verdict = _judge(t, script_for(t.question.task).check(t.question, join_steps(t.attempt)), None)
+        verdict = _judge(t, module.check(t.question, join_steps(t.attempt)), None)
         if verdict is not None:
             pending[i] = verdict
     for _ in range(max_rounds):
         if not pending:
             break
         order = list(pending)
-        given, so_far = {}, []
+        given = {i: module.update(trajectories[i].question, full_steps(trajectories[i]), pending[i]) for i in order}
+        continued = dict.fromkeys(order, "")
+        if module.continues_with_model:
+            so_far = [_written(trajectories[i]) + feedback_turn(pending[i].text()) + f"\n{UPDATE}\n" + "\n".join(given[i]) + "\n"
+                      for i in order]
+            continued = dict(zip(order, continue_turn(model, [prompts[i] for i in order], so_far, STOP_STEPS, budget, ANSWER_END)))
         for i in order:
-            t, fb = trajectories[i], pending[i]
-            given[i] = prefix_for_update(full_steps(t), fb, script_for(t.question.task).solve(t.question))
-            so_far.append(_written(t) + feedback_turn(fb.text()) + f"\n{UPDATE}\n" + "\n".join(given[i]) + "\n")
-        continued = continue_turn(model, [prompts[i] for i in order], so_far, STOP_STEPS, budget, ANSWER_END)
-        for i, text in zip(order, continued):
             t, fb = trajectories[i], pending.pop(i)
-            t.rounds.append(Round(fb, given[i] + attempt_steps(text)))
-            script: ScriptTask = script_for(t.question.task)
-            verdict = _judge(t, script.check(t.question, join_steps(full_steps(t))), fb)
+            t.rounds.append(Round(fb, given[i] + (attempt_steps(continued[i]) if continued[i] else [])))
+            verdict = _judge(t, module.check(t.question, join_steps(full_steps(t))), fb)
             if verdict is not None:
                 pending[i] = verdict
     for i in pending:

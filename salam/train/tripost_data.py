@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from salam.answering.cot import cot_prompt, final_answer
-from salam.feedback.base import ALL_CORRECT, ScriptTask, StepFeedback, steps_of
+from salam.feedback.base import ALL_CORRECT, StepFeedback, steps_of
 from salam.selfcorrect.tripost import FEEDBACK, UPDATE, feedback_turn, update_turn
 from salam.train.completions import CompletionExample
 from salam.types import Question
@@ -58,12 +58,6 @@ def full_steps(trajectory: Trajectory) -> list[str]:
     return steps
 
 
-def prefix_for_update(steps: list[str], feedback: StepFeedback, gold: list[str]) -> list[str]:
-    """The update's given start: the correct step in place of the faulty one (aligned by position)."""
-    at = min((feedback.step or 1) - 1, len(gold) - 1)
-    return [gold[at]]
-
-
 def examples_of(trajectory: Trajectory, feedback_weight: float) -> tuple[list[CompletionExample], list[CompletionExample]]:
     """(improvement, non-improvement) examples of a kept trajectory."""
     prompt = cot_prompt(trajectory.question)
@@ -80,8 +74,17 @@ def examples_of(trajectory: Trajectory, feedback_weight: float) -> tuple[list[Co
     return improvement, []
 
 
-def gold_example(script: ScriptTask, question: Question, feedback_weight: float) -> CompletionExample:
-    return CompletionExample(cot_prompt(question), (("\n".join(script.solve(question)), 1.0),
+def gold_steps(question: Question) -> list[str]:
+    """A gold rationale: the task's script writes one; for other tasks it is the answer alone."""
+    from salam.feedback.scripts import SCRIPTS
+
+    if question.task in SCRIPTS:
+        return SCRIPTS[question.task].solve(question)
+    return [f"So the answer is {'(' + question.answer + ')' if question.is_multiple_choice else question.answer}."]
+
+
+def gold_example(question: Question, feedback_weight: float) -> CompletionExample:
+    return CompletionExample(cot_prompt(question), (("\n".join(gold_steps(question)), 1.0),
                                                      (feedback_turn(ALL_CORRECT), feedback_weight)))
 
 

@@ -14,7 +14,8 @@ from salam.train.tripost_data import examples_of, rebalance
 from salam.types import Question
 
 Q = Question(id="a", task="multistep_arithmetic_two", text="((1 + 2 * 3) - (4 - 5)) =", answer="8")
-GOLD = SCRIPTS[Q.task].solve(Q)
+SCRIPT = SCRIPTS[Q.task]
+GOLD = SCRIPT.solve(Q)
 WRONG_A = "Let's calculate A = (1 + 2 * 3) = (1 + 6) = 6."
 
 
@@ -38,7 +39,7 @@ def test_a_wrong_step_is_fixed_the_model_continues_and_the_trajectory_splits_int
             return "\n".join([GOLD[0], WRONG_A, GOLD[2], "Then, the final equation is A - B = 6 - -1 = 7. So the answer is 7."])
         return "\n".join(GOLD[2:])  # after the given correct step 2, the model writes the rest right
 
-    (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
+    (t,) = rollouts(FakeLocal(reply), [Q], 5, SCRIPT)
     assert t.outcome == "improved" and len(t.rounds) == 1 and t.rounds[0].feedback.step == 2
     assert t.rounds[0].update == GOLD[1:]
     improvement, other = examples_of(t, feedback_weight=1.5)
@@ -57,7 +58,7 @@ def test_trajectories_that_never_end_right_or_cannot_be_read_are_dropped(continu
     def reply(so_far: str) -> str:
         return "\n".join([GOLD[0], WRONG_A]) if not so_far else continuation
 
-    (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
+    (t,) = rollouts(FakeLocal(reply), [Q], 5, SCRIPT)
     assert (t.kept, t.outcome, len(t.rounds)) == (False, outcome, rounds)
 
 
@@ -66,7 +67,7 @@ def test_steps_that_stop_short_are_continued_one_written_step_per_round():
     def reply(so_far: str) -> str:
         return GOLD[0] if not so_far else "I give up."
 
-    (t,) = rollouts(FakeLocal(reply), [Q], max_rounds=5)
+    (t,) = rollouts(FakeLocal(reply), [Q], 5, SCRIPT)
     assert t.outcome == "improved" and [r.feedback.step for r in t.rounds] == [2, 4]
     assert t.rounds[0].feedback.text() == "Step 2 is missing. The steps stop before stating the answer."
 
@@ -82,8 +83,8 @@ def test_a_round_whose_first_wrong_step_does_not_move_forward_is_no_progress():
 
 
 def test_correct_attempts_become_non_improvement_examples_and_unreadable_steps_are_dropped():
-    right = rollouts(FakeLocal(lambda s: "\n".join(GOLD)), [Q], 5)[0]
-    junk = rollouts(FakeLocal(lambda s: "Let's calculate A = (one + 2) = 7."), [Q], 5)[0]
+    right = rollouts(FakeLocal(lambda s: "\n".join(GOLD)), [Q], 5, SCRIPT)[0]
+    junk = rollouts(FakeLocal(lambda s: "Let's calculate A = (one + 2) = 7."), [Q], 5, SCRIPT)[0]
     assert right.outcome == "correct" and junk.outcome == "unparseable" and not junk.kept
     improvement, other = examples_of(right, 1.5)
     assert improvement == [] and other[0].parts == (("\n".join(GOLD), 1.0), (f"\n{FEEDBACK} All steps are correct.", 1.5))
@@ -125,7 +126,7 @@ def test_a_provider_model_cannot_run_tripost_and_a_task_without_a_script_is_name
 
     with pytest.raises(SalamError, match="needs a local model"):
         TriPosTRunner(ScriptedChatModel())
-    with pytest.raises(SalamError, match="no script feedback for 'date_understanding'"):
+    with pytest.raises(SalamError, match="no script feedback for 'date_understanding'.*--feedback assistant"):
         train_tripost(TriPostConfig(out=tmp_path / "t", tasks=["date_understanding"]))
     assert not (tmp_path / "t").exists()
 
@@ -164,3 +165,25 @@ def test_supervised_start_and_one_iteration_then_answer_through_the_spec(tmp_pat
     q = SCRIPTS["boolean_expressions"].generate(random.Random(1), 4)
     (result,) = TriPosTRunner(resolve_chat_model(summary["spec"], max_new_tokens=64), max_rounds=1).run([q])
     assert result.t1.output and result.rounds in (0, 1)
+
+
+def test_the_assistant_module_names_a_step_and_rewrites_from_it():
+    """For tasks no script checks: the reward stays exact, the assistant writes the feedback and the update."""
+    from salam.feedback.assistant import AssistantFeedback
+    from salam.testing import ScriptedChatModel
+
+    mc = Question(id="m", task="Age", text="Who forgot?", options=["The old man", "The boy", "Unknown"], answer="C")
+    helper = ScriptedChatModel(reply_fn=lambda p: ('In step 1 the part "the old man forgot" is incorrect. The text never says who.'
+                                                   if "Feedback:" in p.splitlines()[-1] else
+                                                   "1. The text does not say who forgot.\n2. So the answer is (C).\n3. extra"))
+    module = AssistantFeedback(helper)
+    assert module.check(mc, "The text does not say. So the answer is (C).").is_correct and helper.prompts == []
+    wrong = "The old man forgot, as old men do.\nSo the answer is (A)."
+    feedback = module.check(mc, wrong)
+    assert (feedback.verdict, feedback.step, feedback.part) == ("wrong", 1, "the old man forgot")
+    assert "The correct final answer is: (C)" in helper.prompts[0]
+    assert module.update(mc, wrong.splitlines(), feedback) == ["The text does not say who forgot.", "So the answer is (C)."]
+    (t,) = rollouts(FakeLocal(lambda s: wrong), [mc], 5, module)
+    assert t.outcome == "improved" and len(t.rounds) == 1 and t.rounds[0].update[-1] == "So the answer is (C)."
+    silent = AssistantFeedback(ScriptedChatModel(replies=["I am not sure."]))
+    assert silent.check(mc, wrong).verdict == "unparseable"
