@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -137,6 +137,17 @@ def _on_log(display: str, report):  # noqa: ANN001 - report: the (stage, done, t
     return log
 
 
+def _run_recipe(train: Callable[..., dict], config: Any, display: str, **kwargs: Any) -> dict:
+    """Run an iterative recipe with the chosen display: a step bar or loss lines, its messages on stderr."""
+    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
+    with progress_reporter(display) as report:
+        return train(config, on_log=_on_log(display, report), log=echo, **kwargs)
+
+
+def _tasks(tasks: str | None) -> list[str]:
+    return [t for t in (tasks or "").split(",") if t]
+
+
 @app.command("sft")
 def sft(
     out: Path = OutOpt,
@@ -158,7 +169,7 @@ def sft(
     """Fine-tune the main model on the training split's gold answers: the baseline for every recipe."""
     from salam.train.sft import SFTTrainConfig, train_sft
 
-    config = SFTTrainConfig(out=out, benchmark=bench, tasks=[t for t in (tasks or "").split(",") if t], limit=limit, base=base,
+    config = SFTTrainConfig(out=out, benchmark=bench, tasks=_tasks(tasks), limit=limit, base=base,
                             full=full, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
                             seed=seed, data_dir=data_dir)
     with progress_reporter(display) as report:
@@ -200,14 +211,12 @@ def stasc(
     """STaSC: sample first answers and corrections, keep those that fix (or keep) the answer, fine-tune, repeat."""
     from salam.train.stasc import StascConfig, train_stasc
 
-    config = StascConfig(out=out, benchmark=bench, tasks=[t for t in (tasks or "").split(",") if t], limit=limit, base=base,
+    config = StascConfig(out=out, benchmark=bench, tasks=_tasks(tasks), limit=limit, base=base,
                          full=full, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
                          seed=seed, data_dir=data_dir, iterations=iterations, initial=initial, finetune=finetune,  # type: ignore[arg-type]
                          filter=filter_, n_init=n_init, n_corr=n_corr, temperature=temperature, memory=memory,  # type: ignore[arg-type]
                          namespace=namespace, init=init)
-    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
-    with progress_reporter(display) as report:
-        summary = train_stasc(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)
+    summary = _run_recipe(train_stasc, config, display, resume=resume, overwrite=overwrite)
     for it in summary["iterations"]:
         typer.echo(f"iteration {it['iteration']}: samples {it['samples_by_outcome']}, kept {it['kept']} "
                    f"({it['kept_by_outcome']}), {it['steps']} steps in {it['train_seconds']:.0f} s, "
@@ -243,14 +252,12 @@ def tripost(
     from salam.feedback.scripts import SCRIPTS
     from salam.train.tripost import TriPostConfig, train_tripost
 
-    config = TriPostConfig(out=out, tasks=[t for t in (tasks or "").split(",") if t] or list(SCRIPTS), limit=limit,
+    config = TriPostConfig(out=out, tasks=_tasks(tasks) or list(SCRIPTS), limit=limit,
                            iterations=iterations, max_rounds=max_rounds, improve_ratio=improve_ratio,
                            feedback_weight=feedback_weight, temperature=temperature, full=full, epochs=epochs,
                            max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
                            feedback=feedback, assistant=assistant, benchmark=bench, data_dir=data_dir)
-    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
-    with progress_reporter(display) as report:
-        summary = train_tripost(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)
+    summary = _run_recipe(train_tripost, config, display, resume=resume, overwrite=overwrite)
     start = summary["supervised_start"]
     typer.echo(f"supervised start: {start['examples']} gold rationales, {start['steps']} steps in {start['train_seconds']:.0f} s")
     for it in summary["iterations"]:
@@ -288,13 +295,11 @@ def score(
     """SCoRe: two-stage, KL-regularised RL of both attempts, exact over the option letters (choice mode)."""
     from salam.train.score import ScoreConfig, train_score
 
-    config = ScoreConfig(out=out, benchmark=bench, tasks=[t for t in (tasks or "").split(",") if t], limit=limit, base=base,
+    config = ScoreConfig(out=out, benchmark=bench, tasks=_tasks(tasks), limit=limit, base=base,
                          full=full, batch_size=batch_size, learning_rate=learning_rate, seed=seed, data_dir=data_dir,
                          stage1_steps=stage1_steps, stage2_steps=stage2_steps, beta1=beta1, beta2=beta2, alpha=alpha,
                          init=init, no_stage1=no_stage1, single_turn=single_turn, eval_every=eval_every, max_kl=max_kl)
-    echo = (lambda message: None) if display == "none" else (lambda message: typer.echo(message, err=True))
-    with progress_reporter(display) as report:
-        summary = train_score(config, resume=resume, overwrite=overwrite, on_log=_on_log(display, report), log=echo)
+    summary = _run_recipe(train_score, config, display, resume=resume, overwrite=overwrite)
     for stage in summary["stages"]:
         last = stage["validation"][-1]
         typer.echo(f"{stage['stage']}: {stage['steps']} steps in {stage['train_seconds']:.0f} s, validation "

@@ -44,20 +44,30 @@ class LetterCollator:
         import torch
         from langchain_core.messages import HumanMessage
 
-        from salam.models.local import encode_prompts, format_messages, letter_token_ids
+        from salam.models.local import encode_prompts, format_messages
 
         texts = [format_messages(self.tokenizer, [HumanMessage(r["prompt"])]) for r in rows]
         enc = encode_prompts(self.tokenizer, texts, self.max_length)
-        width = max(len(r["letters"]) for r in rows)
-        option_ids = torch.zeros((len(rows), width), dtype=torch.long)
-        option_mask = torch.zeros((len(rows), width), dtype=torch.bool)
-        for i, r in enumerate(rows):
-            ids = letter_token_ids(self.tokenizer, r["letters"])
-            option_ids[i, : len(ids)] = torch.tensor(ids)
-            option_mask[i, : len(ids)] = True
+        option_ids, option_mask = option_tensors(self.tokenizer, [r["letters"] for r in rows])
         target = torch.tensor([r["letters"].index(r["target"]) for r in rows], dtype=torch.long)
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "option_ids": option_ids,
                 "option_mask": option_mask, "target_index": target}
+
+
+def option_tensors(tokenizer: Any, letter_lists: Sequence[Sequence[str]]) -> tuple[Any, Any]:
+    """(token ids of each row's option letters, which of them are real), padded to the widest row."""
+    import torch
+
+    from salam.models.local import letter_token_ids
+
+    width = max(len(letters) for letters in letter_lists)
+    option_ids = torch.zeros((len(letter_lists), width), dtype=torch.long)
+    option_mask = torch.zeros((len(letter_lists), width), dtype=torch.bool)
+    for i, letters in enumerate(letter_lists):
+        ids = letter_token_ids(tokenizer, letters)
+        option_ids[i, : len(ids)] = torch.tensor(ids)
+        option_mask[i, : len(ids)] = True
+    return option_ids, option_mask
 
 
 def option_logits(model: Any, batch: dict[str, Any]) -> Any:

@@ -85,7 +85,8 @@ class ScoreCollator:
         import torch
         from langchain_core.messages import HumanMessage
 
-        from salam.models.local import encode_prompts, format_messages, letter_token_ids
+        from salam.models.local import encode_prompts, format_messages
+        from salam.train.letters import option_tensors
 
         width = max(len(r["letters"]) for r in rows)
         texts = []
@@ -93,12 +94,7 @@ class ScoreCollator:
             prompts2 = r["prompts2"] + [r["prompts2"][0]] * (width - len(r["prompts2"]))  # padding, masked out
             texts += [r["prompt1"], *prompts2]
         enc = encode_prompts(self.tokenizer, [format_messages(self.tokenizer, [HumanMessage(t)]) for t in texts], self.max_length)
-        option_ids = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.bool)
-        for i, r in enumerate(rows):
-            ids = letter_token_ids(self.tokenizer, r["letters"])
-            option_ids[i, : len(ids)] = torch.tensor(ids)
-            mask[i, : len(ids)] = True
+        option_ids, mask = option_tensors(self.tokenizer, [r["letters"] for r in rows])
         batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "option_ids": option_ids,
                  "option_mask": mask, "gold": torch.tensor([r["gold"] for r in rows])}
         if "ref1" in rows[0]:
