@@ -127,7 +127,9 @@ def train_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: 
     for _ in range(kills):
         killed += _kill_after(cmd, rng.uniform(5, 40), env, tmp / "train.err") == -9
     final = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-    manifest = json.loads((out / "salam_il_manifest.json").read_text()) if (out / "salam_il_manifest.json").is_file() else {}
+    from salam.train.folder import TrainDir
+
+    manifest = TrainDir(out).manifest() if TrainDir(out).is_finished() else {}
     return {"runs": kills, "killed": killed, "final_exit": final.returncode, "steps": manifest.get("steps"),
             "adapter": (out / "adapter_config.json").is_file()}
 

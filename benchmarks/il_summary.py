@@ -6,10 +6,11 @@ Run: python benchmarks/il_summary.py ADAPTER_DIR [ADAPTER_DIR ...] [--out benchm
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from pathlib import Path
+
+from salam.train.folder import TrainDir
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in args.dirs:
-        m = json.loads((d / "salam_il_manifest.json").read_text())
+        m = TrainDir(d).manifest()
         s = m["settings"]
         counts = ", ".join(f"{k} {v}" for k, v in m["counts"].items())
         first = m["loss_log"][0]["loss"] if m["loss_log"] else float("nan")
@@ -36,7 +37,7 @@ def main() -> None:
                      f"{m['tokens_per_second']:.0f} | {m['peak_rss_mb']:.0f} | {first:.3f} → {last:.3f} ({m['final_train_loss']:.3f}) | {val} |")
     lines += ["", "Commands:", ""]
     for d in args.dirs:
-        s = json.loads((d / "salam_il_manifest.json").read_text())["settings"]
+        s = TrainDir(d).manifest()["settings"]
         sources = " ".join([f"--teacher {Path(t).name}" for t in s["teacher"]] + [f"--transcripts runs/{Path(t).parent.name}/{Path(t).name}" for t in s["transcripts"]])
         limit = f" --limit {s['limit']}" if s["limit"] else ""
         lines.append(f"- `salam train il {sources} --out {d.name}{limit} --batch-size {s['batch_size']} "

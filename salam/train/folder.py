@@ -18,6 +18,8 @@ from salam._util.jsonl import read_json
 from salam.errors import SalamError
 
 MANIFEST = "salam_train_manifest.json"
+LEGACY_IL_MANIFEST = "salam_il_manifest.json"
+"""What `salam train il` wrote before every recipe shared MANIFEST; still read."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class TrainDir:
 
     @property
     def manifest_path(self) -> Path:
-        return self.path / MANIFEST
+        legacy = self.path / LEGACY_IL_MANIFEST
+        return legacy if legacy.is_file() and not (self.path / MANIFEST).is_file() else self.path / MANIFEST
 
     @property
     def checkpoints(self) -> Path:

@@ -29,9 +29,9 @@ from salam.train.base import (
     write_manifest,
 )
 from salam.train.data import build_examples
+from salam.train.folder import MANIFEST
 
 MIN_EXAMPLES = 64
-MANIFEST = "salam_il_manifest.json"
 
 
 @dataclass
@@ -80,6 +80,7 @@ def train_il(config: ILConfig, on_log: OnLog | None = None) -> dict[str, Any]:
     trainer.save_model(str(out))  # adapter_config.json + adapter weights in DIR
     tokenizer.save_pretrained(str(out))
     manifest = {
+        "method": "il", "spec": f"local+lora:{out}" if config.base == "local" else None,
         "base": config.base, "base_model_sha256": base_hash,
         "data_sha256": texts_hash(t for e in train + val for t in (e.prompt, e.completion)),
         "counts": report.counts, "sources": {s: sum(1 for e in train if e.source == s) for s in ("transcript", "teacher")},

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from helpers import gather_transcript
 
@@ -29,8 +27,11 @@ def test_few_lora_steps_then_load_the_adapter(tmp_path, data_dir):
                                  batch_size=1, grad_accum=1, min_examples=16, max_length=512, save_steps=1))
     assert (out / "adapter_config.json").is_file() and manifest["steps"] == 2
     assert manifest["counts"]["train"] == 16 and manifest["final_train_loss"] > 0 and manifest["peak_rss_mb"] > 0
-    saved = json.loads((out / "salam_il_manifest.json").read_text())
-    assert saved["base_model_sha256"] and saved["data_sha256"]
+    from salam.train.folder import TrainDir
+
+    saved = TrainDir(out).manifest()
+    assert saved["base_model_sha256"] and saved["data_sha256"] and saved["method"] == "il"
+    assert saved["spec"] == f"local+lora:{out}"
     assert (out / "checkpoints").is_dir()
     model = resolve_chat_model(f"local+lora:{out}", max_new_tokens=24)
     assert model.model_name.startswith("gemma-3-270m+lora")
