@@ -27,7 +27,9 @@ def acquire_store_lock(folder: Path, timeout: float | None = None) -> FileLock:
             raise StoreError(f"SALAM_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
         if not timeout >= 0:  # also refuses nan
             raise StoreError(f"SALAM_LOCK_TIMEOUT must be a number of seconds, not {raw!r}")
-    lock = FileLock(str(folder / LOCK_NAME), timeout=timeout)
+    # Not thread-local: the lock belongs to the open memory, which a server (salam view) uses from several
+    # threads; a thread-local lock would look unheld there and could not be released at shutdown.
+    lock = FileLock(str(folder / LOCK_NAME), timeout=timeout, thread_local=False)
     try:
         lock.acquire()
     except Timeout as exc:

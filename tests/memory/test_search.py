@@ -64,3 +64,19 @@ def test_full_text_search_finds_question_reason_and_guideline_text(store):
     assert [r.id for r in store.find_text("PEARS")] == [first.id]
     assert [r.id for r in store.find_text("fruit")] == [first.id]
     assert store.find_text("fruit", task="trains") == [] and len(store.find_text("a")) == 2
+
+
+def test_the_owner_answers_from_memory_in_any_thread(tmp_path, hash_embedder, monkeypatch):
+    """A server uses the open memory from worker threads: ownership (no Chroma call) holds there too."""
+    import threading
+
+    from salam.memory import MistakeMemory
+
+    with MistakeMemory.open(tmp_path / "memory", embedder=hash_embedder) as mem:
+        mem.add([rec("apples and pears at the market")])
+        mem.similar("apples")
+        seen = {}
+        thread = threading.Thread(target=lambda: seen.update(owned=mem._owns_folder(), found=len(mem.find_text("pears"))))
+        thread.start()
+        thread.join()
+    assert seen == {"owned": True, "found": 1}
