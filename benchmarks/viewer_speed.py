@@ -73,7 +73,7 @@ def main() -> None:
             (f"run page ({n_samples} sample rows: `none` + self-correction)", "/runs/big"),
             ("run page, flipped filter", "/runs/big?flipped=1"),
             (f"memory: semantic search, {args.records} records", "/memory?q=Who+was+acting+recklessly%3F&mode=semantic&ns=default"),
-            (f"memory: full-text search, {args.records} records", "/memory?q=variant+77&ns=default"),
+            (f"memory: full-text search, {args.records} records", "/memory?q=grandfather&ns=default"),
             (f"memory: first page of all {args.records} records", "/memory?ns=default"),
         ]:
             p50, p99, size = timed(client, url)

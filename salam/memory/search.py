@@ -35,6 +35,8 @@ class ExactIndex:
     """task -> (row numbers, their vectors): tasks partition the rows, so all of these together cost one more copy."""
     _rows: dict[str, int] | None = None
     """id -> row number, built on first use."""
+    _haystack: list[str] | None = None
+    """Each row's question, reason and guideline, case-folded, for full-text search (built on first use)."""
 
     @classmethod
     def load(cls, collection: Any, page: int = 5000) -> "ExactIndex":
@@ -68,7 +70,7 @@ class ExactIndex:
         self.documents += list(documents)
         self.metadatas += [dict(meta) for meta in metadatas]
         self._by_task.clear()
-        self._rows = None
+        self._rows = self._haystack = None
 
     def remove(self, ids: Sequence[str]) -> None:
         """Drop rows just deleted from the collection."""
@@ -80,7 +82,7 @@ class ExactIndex:
         mask = np.asarray(keep, dtype=bool)
         self.vectors, self.tasks = self.vectors[mask], self.tasks[mask]
         self._by_task.clear()
-        self._rows = None
+        self._rows = self._haystack = None
 
     def update_metadata(self, record_id: str, update: dict) -> None:
         """Apply a metadata update just written to the collection (outcome counters)."""
@@ -93,18 +95,20 @@ class ExactIndex:
             self._rows = {rid: i for i, rid in enumerate(self.ids)}
         return self._rows
 
-    def containing(self, needle: str, task: str | None = None) -> list[tuple[str, str, dict]]:
-        """(id, document, metadata) of the records whose question, reason or guideline contains ``needle``
-        (case-folded), in row order: a full-text search with no Chroma call."""
+    def containing(self, needle: str, task: str | None = None) -> list[int]:
+        """Row numbers of the records whose question, reason or guideline contains ``needle`` (case-folded),
+        in row order: a full-text search with no Chroma call (the folded texts are built once and kept)."""
+        if self._haystack is None:
+            self._haystack = [f"{doc}\n{meta.get('reason', '')}\n{meta.get('guideline', '')}".casefold()
+                              for doc, meta in zip(self.documents, self.metadatas)]
         needle = needle.casefold()
-        rows = range(len(self.ids)) if task is None else self._subset(task)[0] if len(self.ids) else []
-        out = []
-        for i in rows:
-            meta = self.metadatas[i]
-            text = f"{self.documents[i]}\n{meta.get('reason', '')}\n{meta.get('guideline', '')}".casefold()
-            if needle in text:
-                out.append((self.ids[i], self.documents[i], meta))
-        return out
+        rows = range(len(self.ids)) if task is None else (self._subset(task)[0] if len(self.ids) else [])
+        hay = self._haystack
+        return [int(i) for i in rows if needle in hay[i]]
+
+    def row(self, i: int) -> tuple[str, str, dict]:
+        """(id, document, metadata) of row ``i``."""
+        return self.ids[i], self.documents[i], self.metadatas[i]
 
     def rows(self, hits: Sequence[Sequence[tuple[str, float]]]) -> list[list[tuple[str, str, dict, float]]]:
         """(id, document, metadata, distance) rows for the hits, from memory (see :func:`fetch_rows`)."""

@@ -281,23 +281,26 @@ class MistakeMemory:
                 offset += page_size
 
     def find_text(self, text: str, namespace: str | None = None, task: str | None = None,
-                  kind: RecordKind | None = None) -> list[MistakeRecord]:
-        """Records whose question, reason or guideline contains ``text`` (case-insensitive).
+                  kind: RecordKind | None = None, offset: int = 0, limit: int | None = None) -> tuple[int, list[MistakeRecord]]:
+        """(how many records match, the records from ``offset``, at most ``limit``): those whose question,
+        reason or guideline contains ``text`` (case-insensitive; "" matches all).
 
-        A folder this process holds is searched in its in-memory index; otherwise records are read in pages.
+        A folder this process holds is searched in its in-memory index, and only the returned page is
+        turned into records; otherwise records are read in pages from Chroma.
         """
         needle = text.casefold()
-        out: list[MistakeRecord] = []
+        found: list[Any] = []  # (index, row) or a record
         for ns, knd, col in sorted(self._all_collections(), key=lambda t: (t[0], t[1])):
             if (namespace and ns != namespace) or (kind and knd != kind):
                 continue
             index = self._exact_index(col, self._size(col)) if self._owns_folder() else None
             if index is not None:
-                out += [from_chroma(rid, doc, meta) for rid, doc, meta in index.containing(text, task)]
+                found += [(index, i) for i in index.containing(text, task)]
             else:
-                out += [r for r in self.iter_records(namespace=ns, task=task, kind=knd)
-                        if needle in f"{r.question}\n{r.reason}\n{r.guideline}".casefold()]
-        return out
+                found += [r for r in self.iter_records(namespace=ns, task=task, kind=knd)
+                          if needle in f"{r.question}\n{r.reason}\n{r.guideline}".casefold()]
+        page = found[offset : None if limit is None else offset + limit]
+        return len(found), [item if isinstance(item, MistakeRecord) else from_chroma(*item[0].row(item[1])) for item in page]
 
     def count(self, namespace: str | None = None, kind: RecordKind | None = None) -> int:
         return sum(

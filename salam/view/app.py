@@ -173,35 +173,37 @@ def create_app(config: ViewConfig) -> Any:
         except SalamError as exc:
             return None, problem(data._one_line(exc), 503)
 
-    def filtered(mem: Any, q: Any) -> tuple[list[Any], dict[str, float]]:
-        """Records matching the filters; ``mode=semantic`` ranks by the memory's own ``similar``."""
+    def filtered(mem: Any, q: Any, offset: int = 0, limit: int | None = None) -> tuple[int, list[Any], dict[str, float]]:
+        """(matches, the page of records, similarities): ``mode=semantic`` ranks by the memory's own ``similar``."""
         ns, task, kind, text = q.get("ns") or None, q.get("task") or None, q.get("kind") or None, (q.get("q") or "").strip()
         if text and q.get("mode") == "semantic":
             hits = mem.similar(text, k=int(q.get("k", "20") or 20), threshold=0.0, namespace=ns or "default", task=task,
                                kind=kind or "mistake", allow_self=True)
-            return [h.record for h in hits], {h.record.id: h.similarity for h in hits}
-        return mem.find_text(text, namespace=ns, task=task, kind=kind), {}  # "" matches every record
+            return len(hits), [h.record for h in hits], {h.record.id: h.similarity for h in hits}
+        total, records = mem.find_text(text, namespace=ns, task=task, kind=kind, offset=offset, limit=limit)  # "": all
+        return total, records, {}
 
     async def memory_list(request: Request) -> Response:
         mem, failure = memory_or_problem()
         if failure:
             return failure
         q = request.query_params
+        start = max(0, int(q.get("page", "0") or 0)) * PAGE_SIZE
         try:
-            records, similarity = filtered(mem, q)
+            total, records, similarity = filtered(mem, q, start, PAGE_SIZE)
             stats = memory.stats()
         except SalamError as exc:
             return problem(data._one_line(exc), 422)
-        start = max(0, int(q.get("page", "0") or 0)) * PAGE_SIZE
-        return page("memory.html", stats=stats, records=records[start : start + PAGE_SIZE], total=len(records),
-                    similarity=similarity, query=dict(q), page_no=start // PAGE_SIZE,
-                    pages=(len(records) + PAGE_SIZE - 1) // PAGE_SIZE, notice=q.get("notice", ""))
+        if similarity:
+            records = records[start : start + PAGE_SIZE]
+        return page("memory.html", stats=stats, records=records, total=total, similarity=similarity, query=dict(q),
+                    page_no=start // PAGE_SIZE, pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, notice=q.get("notice", ""))
 
     async def memory_export(request: Request) -> Response:
         mem, failure = memory_or_problem()
         if failure:
             return failure
-        records, _ = filtered(mem, request.query_params)
+        _, records, _ = filtered(mem, request.query_params)
         body = "".join(r.model_dump_json() + "\n" for r in records)
         return StreamingResponse(iter([body]), media_type="application/x-ndjson",
                                  headers={"Content-Disposition": 'attachment; filename="salam-memory.jsonl"'})

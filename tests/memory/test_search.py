@@ -61,9 +61,11 @@ def test_an_owned_folder_answers_from_memory_with_counters_in_step(tmp_path, has
 def test_full_text_search_finds_question_reason_and_guideline_text(store):
     first = rec("apples and pears at the market", guideline="Count the Fruit twice")
     store.add([first, rec("a train leaves the station at noon", task="trains")])
-    assert [r.id for r in store.find_text("PEARS")] == [first.id]
-    assert [r.id for r in store.find_text("fruit")] == [first.id]
-    assert store.find_text("fruit", task="trains") == [] and len(store.find_text("a")) == 2
+    assert [r.id for r in store.find_text("PEARS")[1]] == [first.id]
+    assert store.find_text("fruit") == (1, store.find_text("fruit")[1]) and store.find_text("fruit")[1][0].id == first.id
+    assert store.find_text("fruit", task="trains") == (0, []) and store.find_text("a")[0] == 2
+    total, page = store.find_text("", offset=1, limit=5)
+    assert total == 2 and len(page) == 1
 
 
 def test_the_owner_answers_from_memory_in_any_thread(tmp_path, hash_embedder, monkeypatch):
@@ -76,7 +78,7 @@ def test_the_owner_answers_from_memory_in_any_thread(tmp_path, hash_embedder, mo
         mem.add([rec("apples and pears at the market")])
         mem.similar("apples")
         seen = {}
-        thread = threading.Thread(target=lambda: seen.update(owned=mem._owns_folder(), found=len(mem.find_text("pears"))))
+        thread = threading.Thread(target=lambda: seen.update(owned=mem._owns_folder(), found=mem.find_text("pears")[0]))
         thread.start()
         thread.join()
     assert seen == {"owned": True, "found": 1}
