@@ -176,9 +176,11 @@ def create_app(config: ViewConfig) -> Any:
     def filtered(mem: Any, q: Any, offset: int = 0, limit: int | None = None) -> tuple[int, list[Any], dict[str, float]]:
         """(matches, the page of records, similarities): ``mode=semantic`` ranks by the memory's own ``similar``."""
         ns, task, kind, text = q.get("ns") or None, q.get("task") or None, q.get("kind") or None, (q.get("q") or "").strip()
-        if text and q.get("mode") == "semantic":
-            hits = mem.similar(text, k=int(q.get("k", "20") or 20), threshold=0.0, namespace=ns or "default", task=task,
-                               kind=kind or "mistake", allow_self=True)
+        if text and q.get("mode") == "semantic":  # every namespace unless one is chosen, best first
+            k = int(q.get("k", "20") or 20)
+            hits = sorted((h for name in ([ns] if ns else mem.namespaces()) for h in mem.similar(
+                text, k=k, threshold=0.0, namespace=name, task=task, kind=kind or "mistake", allow_self=True)),
+                key=lambda h: -h.similarity)[:k]
             return len(hits), [h.record for h in hits], {h.record.id: h.similarity for h in hits}
         total, records = mem.find_text(text, namespace=ns, task=task, kind=kind, offset=offset, limit=limit)  # "": all
         return total, records, {}
