@@ -107,10 +107,11 @@ class Answerer:
             outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] for q, s in zip(questions, scores)]
             return outputs, self.model.count_tokens(formatted)
         if self.mode == "cot":
-            from salam.answering.cot import COT_MAX_NEW_TOKENS, COT_STOP
+            from salam.answering.cot import ANSWER_END, COT_MAX_NEW_TOKENS, COT_STOP
 
-            # Local models take a per-call token budget; a provider model keeps its own max_tokens.
-            extra = {"max_new_tokens": COT_MAX_NEW_TOKENS} if hasattr(self.model, "score_options") else {}
+            # Local models take a per-call token budget and stop right after the stated answer (the exemplars
+            # state it once, last); a provider model keeps its own max_tokens.
+            extra = {"max_new_tokens": COT_MAX_NEW_TOKENS, "stop_pattern": ANSWER_END} if hasattr(self.model, "score_options") else {}
             replies = self.model.batch(prompts, stop=COT_STOP, **extra)
         else:
             replies = self.model.batch(prompts, stop=ANSWER_STOP)

@@ -18,7 +18,9 @@ from salam.types import Question
 THINK = "Let's think step by step."
 COT_STOP = ["\n\nQ:", "\nQ: "]
 COT_MAX_NEW_TOKENS = 512
-"""Enough for BBH's longer rationales (a 20-word sort, a 40-symbol Dyck trace) on the embedded model."""
+"""Enough for most of BBH's rationales on the embedded model (a 40-symbol Dyck trace, a 10-word sort)."""
+ANSWER_END = r"answer is [^\n]*\."
+"""A local model stops right after its first stated answer: one answer per attempt, no time on what follows."""
 _FINAL = re.compile(r"answer is\s*:?\s*(.+?)\s*\.?\s*$", re.IGNORECASE)
 
 

@@ -214,7 +214,8 @@ class LocalChatModel(BaseChatModel):
             return []
         prompts = [self.format_prompt(self._convert_input(i).to_messages()) for i in inputs]
         try:
-            outs = self.generate_texts(prompts, stop=kwargs.get("stop"), max_new_tokens=kwargs.get("max_new_tokens"))
+            outs = self.generate_texts(prompts, stop=kwargs.get("stop"), max_new_tokens=kwargs.get("max_new_tokens"),
+                                       stop_pattern=kwargs.get("stop_pattern"))
         except Exception as exc:  # noqa: BLE001 - LangChain's contract for return_exceptions
             if return_exceptions:
                 return [exc] * len(inputs)  # type: ignore[list-item]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from salam.answering.cot import COT_MAX_NEW_TOKENS, cot_prompt, extract_cot
+from salam.answering.cot import ANSWER_END, COT_MAX_NEW_TOKENS, cot_prompt, extract_cot
 from salam.answering.scoring import is_correct
 from salam.errors import SalamError
 from salam.feedback.base import ALL_CORRECT
@@ -35,9 +35,7 @@ MAX_ROUNDS = 5
 
 
 STOP_STEPS = [f"\n{FEEDBACK}", "\n\nQ:", "\nQ: "]
-"""Where an attempt or an update ends: at the next feedback turn (or a new question)..."""
-ANSWER_END = r"answer is [^\n]*\."
-"""...or right after its first stated answer: one answer per attempt, and no time spent on what follows."""
+"""Where an attempt or an update ends: at the next feedback turn or a new question (or after its answer, ANSWER_END)."""
 
 
 def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int,

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salam.answering.cot import COT_MAX_NEW_TOKENS, cot_prompt
+from salam.answering.cot import ANSWER_END, COT_MAX_NEW_TOKENS, cot_prompt
 from salam.errors import SalamError
 from salam.feedback.base import join_steps
 from salam.feedback.scripts import SCRIPTS, script_for
-from salam.selfcorrect.tripost import ANSWER_END, MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
+from salam.selfcorrect.tripost import MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
 from salam.train.base import OnLog, TrainConfig, prepare_training, settings_of, texts_hash, write_manifest
 from salam.train.completions import CompletionCollator, CompletionExample, completion_trainer_class
 from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
