@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -17,3 +19,13 @@ def test_local_model_invoke_batch_and_scores(local_model):
     assert "," not in stopped.content
     scores = local_model.score_options(["AGE_QUESTION: Is fire hot?\n(A) yes\n(B) no\nAnswer: ("], [["A", "B"]])
     assert len(scores[0]) == 2 and all(s < 0 for s in scores[0])
+
+
+@pytest.mark.slow
+def test_a_stop_pattern_ends_each_row_right_after_its_match(local_model):
+    """Chain of thought stops after 'So the answer is X.': per row, the text cut right after the match."""
+    from langchain_core.messages import HumanMessage
+
+    prompts = [local_model.format_prompt([HumanMessage("Count from 1 to 20, separated by commas:")])] * 2
+    texts = [text for text, *_ in local_model.generate_texts(prompts, max_new_tokens=40, stop_pattern=r"\d+,\s*\d+,")]
+    assert all(re.search(r"\d+,\s*\d+,$", t) for t in texts), texts  # the greedy model counts: cut after "1, 2,"
