@@ -4,8 +4,9 @@ TriPosT weights the feedback and update tokens 1.5 and TRL's SFTTrainer has no p
 this is a ``transformers.Trainer`` subclass with its own loss (it runs under ``accelerate launch``
 unchanged). Prompts go through the local backend's own formatting and encoding (chat template, BOS),
 so a trained model is asked exactly as it was taught. Rows are left-padded, so every completion ends
-at the last position and the head runs only over the last ``longest completion + 1`` positions
-(``logits_to_keep``): with Gemma's 262k-token vocabulary the prompt's logits would be most of the cost.
+at the last position and the head runs only over the last positions that carry a weight
+(``logits_to_keep``): with Gemma's 262k-token vocabulary the logits of the prompt and of weight-0
+context would be most of the cost (an 18 GB peak on TriPosT's improvement examples before this).
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ class CompletionCollator:
 
         encoded = [self.encode(r) for r in rows]
         width = max(len(p) + len(c) for p, c, _ in encoded)
-        keep = max(len(c) for _, c, _ in encoded) + 1
+        # Only tokens with a weight need logits: the head runs from the first weighted token of any row on
+        # (an improvement example's attempt is weight-0 context and often most of its completion).
+        keep = max(2, max(len(c) - next((i for i, x in enumerate(w) if x > 0), len(w)) for _, c, w in encoded) + 1)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
