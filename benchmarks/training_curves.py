@@ -15,11 +15,7 @@ from pathlib import Path
 def stages(root: Path) -> list[tuple[str, dict]]:
     from salam.train.folder import TrainDir
 
-    found = []
-    for name in ("sft", "stage1", "stage2", "single-turn", *[f"iter-{i}" for i in range(1, 50)]):
-        folder = TrainDir(root / name)
-        if folder.is_finished():
-            found.append((name, folder.manifest()))
+    found = [(name, part.manifest()) for name, part in TrainDir(root).parts()]
     if not found and TrainDir(root).is_finished():
         found.append((root.name, TrainDir(root).manifest()))
     return found

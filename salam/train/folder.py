@@ -42,6 +42,12 @@ class TrainDir:
     def iteration(self, number: int) -> "TrainDir":
         return TrainDir(self.path / f"iter-{number}")
 
+    def parts(self) -> list[tuple[str, "TrainDir"]]:
+        """The finished parts of a recipe's folder, in training order: supervised start, stages, iterations."""
+        names = ["sft", "stage1", "stage2", "single-turn"]
+        names += sorted((p.name for p in self.path.glob("iter-*") if p.name[5:].isdigit()), key=lambda n: int(n[5:]))
+        return [(name, TrainDir(self.path / name)) for name in names if TrainDir(self.path / name).is_finished()]
+
     def is_finished(self) -> bool:
         return self.manifest_path.is_file()
 

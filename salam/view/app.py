@@ -128,7 +128,7 @@ def create_app(config: ViewConfig) -> Any:
             rows = data.sample_rows(path, q.get("task", ""), q.get("condition", ""), q.get("correct", ""), q.get("flipped") == "1")
             conditions = data.conditions_of(path)
         except SalamError as exc:
-            return problem(data._one_line(exc), 422)
+            return problem(data.one_line(exc), 422)
         start = max(0, int(q.get("page", "0") or 0)) * PAGE_SIZE
         conds = info["summary"].get("conditions", {})
         chart = charts.bars(list(conds), [100 * c["accuracy"] for c in conds.values()])
@@ -153,7 +153,7 @@ def create_app(config: ViewConfig) -> Any:
         try:
             info = data.sample_page(path, request.path_params["qid"])
         except SalamError as exc:
-            return problem(data._one_line(exc))
+            return problem(data.one_line(exc))
         return page("sample.html", id=request.path_params["run"], info=info)
 
     async def compare(request: Request) -> Response:
@@ -164,14 +164,14 @@ def create_app(config: ViewConfig) -> Any:
         try:
             rows = data.paired(f.runs[a], f.runs[b])
         except SalamError as exc:
-            return problem(data._one_line(exc), 422)
+            return problem(data.one_line(exc), 422)
         return page("compare.html", a=a, b=b, rows=rows)
 
     def memory_or_problem() -> Any:
         try:
             return memory.get(), None
         except SalamError as exc:
-            return None, problem(data._one_line(exc), 503)
+            return None, problem(data.one_line(exc), 503)
 
     def filtered(mem: Any, q: Any, offset: int = 0, limit: int | None = None) -> tuple[int, list[Any], dict[str, float]]:
         """(matches, the page of records, similarities): ``mode=semantic`` ranks by the memory's own ``similar``."""
@@ -195,7 +195,7 @@ def create_app(config: ViewConfig) -> Any:
             total, records, similarity = filtered(mem, q, start, PAGE_SIZE)
             stats = memory.stats()
         except SalamError as exc:
-            return problem(data._one_line(exc), 422)
+            return problem(data.one_line(exc), 422)
         if similarity:
             records = records[start : start + PAGE_SIZE]
         return page("memory.html", stats=stats, records=records, total=total, similarity=similarity, query=dict(q),
@@ -282,7 +282,7 @@ def create_app(config: ViewConfig) -> Any:
         try:
             info = data.training_page(path)
         except SalamError as exc:
-            return problem(data._one_line(exc), 422)
+            return problem(data.one_line(exc), 422)
         losses = charts.lines({name: [(p["step"], p["loss"]) for p in m.get("loss_log", [])] for name, m in info["parts"]},
                               y_label="loss")
         rewards = charts.lines({f"{name} {key}": [(c["step"], c[key]) for c in m.get("curve", [])]

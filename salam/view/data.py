@@ -73,7 +73,7 @@ def run_row(slug: str, path: Path) -> dict[str, Any]:
             row["headline"] += f" · t1 {100 * sc['acc_t1']:.1f}% → t2 {100 * sc['acc_t2']:.1f}%"
         row["model"] = summary.get("model", row["model"])
     except (SalamError, KeyError, TypeError) as exc:
-        row["problem"] = _one_line(exc)
+        row["problem"] = one_line(exc)
     return row
 
 
@@ -162,7 +162,7 @@ def training_row(slug: str, path: Path) -> dict[str, Any]:
     try:
         manifest = folder.manifest()
     except SalamError as exc:
-        return {"id": slug, "path": str(path), "problem": _one_line(exc)}
+        return {"id": slug, "path": str(path), "problem": one_line(exc)}
     return {"id": slug, "path": str(path), "problem": None, "method": manifest.get("method", "?"),
             "created": manifest.get("created", ""), "spec": manifest.get("spec", ""),
             "parts": len(manifest.get("iterations", manifest.get("stages", []))) or 1}
@@ -172,15 +172,11 @@ def training_page(path: Path) -> dict[str, Any]:
     """The folder's manifest and each part (supervised start, iterations, stages) with its loss curve."""
     folder = TrainDir(path)
     manifest = folder.manifest()
-    parts = []
-    for name in ("sft", "stage1", "stage2", "single-turn", *[f"iter-{i}" for i in range(1, 100)]):
-        sub = TrainDir(path / name)
-        if sub.is_finished():
-            parts.append((name, sub.manifest()))
+    parts = [(name, sub.manifest()) for name, sub in folder.parts()]
     if not parts:
         parts.append((path.name, manifest))
     return {"manifest": manifest, "parts": parts}
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
