@@ -76,7 +76,7 @@ def rows_for(questions: Sequence[Question]) -> list[dict[str, Any]]:
 
 
 class ScoreCollator:
-    """Rows -> all prompts of the batch (attempt 1 and every attempt 2) encoded once, the option ids and masks."""
+    """Rows -> each question's prompts (attempt 1, then attempt 2 after every option) as one shared-prefix group."""
 
     def __init__(self, tokenizer: Any, max_length: int = 1024) -> None:
         self.tokenizer, self.max_length = tokenizer, max_length
@@ -85,17 +85,17 @@ class ScoreCollator:
         import torch
         from langchain_core.messages import HumanMessage
 
-        from salam.models.local import encode_prompts, format_messages
+        from salam.models.local import format_messages
         from salam.train.letters import option_tensors
+        from salam.train.shared_prefix import encode_groups
 
         width = max(len(r["letters"]) for r in rows)
-        texts = []
+        groups = []
         for r in rows:
             prompts2 = r["prompts2"] + [r["prompts2"][0]] * (width - len(r["prompts2"]))  # padding, masked out
-            texts += [r["prompt1"], *prompts2]
-        enc = encode_prompts(self.tokenizer, [format_messages(self.tokenizer, [HumanMessage(t)]) for t in texts], self.max_length)
+            groups.append([format_messages(self.tokenizer, [HumanMessage(t)]) for t in [r["prompt1"], *prompts2]])
         option_ids, mask = option_tensors(self.tokenizer, [r["letters"] for r in rows])
-        batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "option_ids": option_ids,
+        batch = {**encode_groups(self.tokenizer, groups, self.max_length), "option_ids": option_ids,
                  "option_mask": mask, "gold": torch.tensor([r["gold"] for r in rows])}
         if "ref1" in rows[0]:
             batch["ref1"] = torch.tensor([_pad(r["ref1"], width) for r in rows])
@@ -109,9 +109,10 @@ def _pad(values: list[float], width: int) -> list[float]:
 
 
 def option_logits(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
-    """(attempt-1 logits [B, n], attempt-2 logits [B, n, n]) over the options; the head runs on the last position only."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1)
-    logits = out.logits[:, -1, :].float()
+    """(attempt-1 logits [B, n], attempt-2 logits [B, n, n]) over the options; the question is read once per group."""
+    from salam.train.shared_prefix import last_logits
+
+    logits = last_logits(model, batch).float()
     b, n = batch["option_ids"].shape
     ids = batch["option_ids"].repeat_interleave(1 + n, dim=0)
     letters = logits.gather(1, ids).view(b, 1 + n, n)

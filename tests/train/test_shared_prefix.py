@@ -1,0 +1,54 @@
+"""The shared-prefix forward gives the logits of the full prompts, gradients included."""
+
+import pytest
+
+from salam.train.shared_prefix import common_length
+
+
+def test_common_length_leaves_every_prompt_a_token_of_its_own():
+    assert common_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3, 9]]) == 2
+    assert common_length([[1, 2, 3], [1, 2, 3]]) == 2  # identical prompts still keep their last token
+    assert common_length([[7], [7, 8]]) == 0
+    assert common_length([[1, 2], [3, 4]]) == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma():
+    """A two-layer, randomly initialised Gemma 3 with the embedded model's tokenizer and chat template."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from salam.models.embedded import ensure_embedded_model
+
+    folder = ensure_embedded_model()
+    config = AutoConfig.from_pretrained(folder)
+    config.update({"num_hidden_layers": 2, "layer_types": ["sliding_attention", "full_attention"], "hidden_size": 64,
+                   "intermediate_size": 128, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32})
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(config).float(), AutoTokenizer.from_pretrained(folder)
+
+
+def test_shared_prefix_logits_and_gradients_equal_the_full_prompts(tiny_gemma):
+    import torch
+    from langchain_core.messages import HumanMessage
+
+    from salam.models.local import encode_prompts, format_messages
+    from salam.train.shared_prefix import encode_groups, last_logits
+
+    model, tokenizer = tiny_gemma
+    questions = ["Question: Who was late?\n(A) the old man (B) the young man (C) unknown",
+                 "Question: 2 + 2 = ?\n(A) 4 (B) 5 (C) 22, a longer question than the first one to pad the prefix"]
+    endings = ["Answer: (", "First answer: (A)\nCheck it.\nFinal answer: (", "First answer: (B)\nFinal answer: ("]
+    groups = [[format_messages(tokenizer, [HumanMessage(f"{q}\n{e}")]) for e in endings] for q in questions]
+    batch = encode_groups(tokenizer, groups, 1024)
+    assert batch["prefix_ids"].shape[0] == 2 and batch["suffix_ids"].shape[0] == 6
+    assert batch["suffix_ids"].shape[1] < batch["prefix_ids"].shape[1]  # the question is read once
+
+    shared = last_logits(model, batch)
+    shared[:, :100].sum().backward()
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    full = model(**encode_prompts(tokenizer, [t for g in groups for t in g], 1024), logits_to_keep=1).logits[:, -1, :]
+    full[:, :100].sum().backward()
+    assert torch.allclose(shared, full, atol=1e-4)
+    assert all(torch.allclose(a, p.grad, atol=1e-4) for a, p in zip(grads, [p for p in model.parameters() if p.grad is not None]))
