@@ -282,6 +282,10 @@ def score(
     single_turn: bool = typer.Option(False, "--single-turn", help="Ablation: train attempt 1 only."),
     eval_every: int = typer.Option(25, "--eval-every", min=1, help="Validation Acc@t1/Acc@t2 every this many steps."),
     max_kl: float = typer.Option(2.0, "--max-kl", min=0.0, help="Stop a stage when the mean KL exceeds this."),
+    mode: str = typer.Option("choice", "--mode", help="choice (exact over the option letters) or generate "
+                             "(sampled one-line answers, leave-one-out baseline)."),
+    generations: int = typer.Option(4, "--generations", min=1, help="Generate mode: sampled trajectories per question."),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.0, help="Generate mode: sampling temperature."),
     base: str = BaseOpt,
     full: bool = FullOpt,
     batch_size: int = typer.Option(4, "--batch-size", min=1),
@@ -292,13 +296,14 @@ def score(
     data_dir: Optional[str] = DataDirOpt,
     display: str = TrainDisplayOpt,
 ) -> None:
-    """SCoRe: two-stage, KL-regularised RL of both attempts, exact over the option letters (choice mode)."""
+    """SCoRe: two-stage, KL-regularised RL of both attempts (choice mode: exact; generate mode: RLOO)."""
     from salam.train.score import ScoreConfig, train_score
 
     config = ScoreConfig(out=out, benchmark=bench, tasks=_tasks(tasks), limit=limit, base=base,
                          full=full, batch_size=batch_size, learning_rate=learning_rate, seed=seed, data_dir=data_dir,
                          stage1_steps=stage1_steps, stage2_steps=stage2_steps, beta1=beta1, beta2=beta2, alpha=alpha,
-                         init=init, no_stage1=no_stage1, single_turn=single_turn, eval_every=eval_every, max_kl=max_kl)
+                         init=init, no_stage1=no_stage1, single_turn=single_turn, eval_every=eval_every, max_kl=max_kl,
+                         mode=mode, generations=generations, temperature=temperature)
     summary = _run_recipe(train_score, config, display, resume=resume, overwrite=overwrite)
     for stage in summary["stages"]:
         last = stage["validation"][-1]

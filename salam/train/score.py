@@ -65,6 +65,12 @@ class ScoreConfig(SFTTrainConfig):
     """Acc@t1/Acc@t2 on the validation questions every this many steps."""
     max_kl: float = 2.0
     """A mean KL above this stops the stage (the last weights below it are kept)."""
+    mode: str = "choice"
+    """``choice``: exact expectations over the option letters; ``generate``: sampled one-line answers, RLOO."""
+    generations: int = 4
+    """Generate mode: sampled trajectories per question (the leave-one-out group)."""
+    temperature: float = 1.0
+    """Generate mode: sampling temperature of both attempts."""
     learning_rate: float = 5e-5
     batch_size: int = 4
 
@@ -170,19 +176,27 @@ def score_trainer_class() -> type:
         stage: Stage = "stage2"
         weights: ScoreWeights = ScoreWeights()
         curve: list[dict[str, float]]
+        sampling: dict[str, Any] | None = None
+        """Generate mode: ``reference`` (the frozen starting model), ``tokenizer``, ``generations``, ``temperature``."""
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
-            l1, l2 = option_logits(model, inputs)
-            loss, parts = objective(l1, l2, inputs["option_mask"], inputs["gold"], inputs["ref1"], inputs["ref2"],
-                                    self.stage, self.weights)
+            if self.sampling is not None:
+                from salam.train.score_generate import generate_objective
+
+                s = self.sampling
+                loss, parts = generate_objective(model, s["reference"], s["tokenizer"], inputs["questions"], self.stage,
+                                                 self.weights, s["generations"], s["temperature"])
+            else:
+                l1, l2 = option_logits(model, inputs)
+                loss, parts = objective(l1, l2, inputs["option_mask"], inputs["gold"], inputs["ref1"], inputs["ref2"],
+                                        self.stage, self.weights)
             self.curve.append({"step": self.state.global_step, **{k: float(v) for k, v in parts.items()}})
             return (loss, {}) if return_outputs else loss
 
     return ScoreTrainer
 
 
-def guard_callback(trainer: Any, collate: ScoreCollator, validation: list[dict[str, Any]], config: ScoreConfig,
-                   record: dict[str, Any]) -> Any:
+def guard_callback(trainer: Any, validate: Any, config: ScoreConfig, record: dict[str, Any]) -> Any:
     """Every ``eval_every`` steps: validation accuracy; and the KL guard (stop, keep the last good weights)."""
     from transformers import TrainerCallback
 
@@ -200,7 +214,7 @@ def guard_callback(trainer: Any, collate: ScoreCollator, validation: list[dict[s
                 control.should_training_stop = True
                 return control
             if state.global_step % config.eval_every == 0 or state.global_step == state.max_steps:
-                t1, t2 = accuracy_t1_t2(trainer.model, collate, validation, config.batch_size)
+                t1, t2 = validate()
                 record["validation"].append({"step": state.global_step, "acc_t1": t1, "acc_t2": t2})
                 record["good"] = snapshot()
             return control
@@ -213,7 +227,9 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
     """Stage I then stage II (or the single-turn ablation) into ``config.out``; returns the summary manifest."""
     folder = TrainDir(Path(config.out))
     config = starting_point(config)  # type: ignore[arg-type]
-    train, validation = training_questions(config)
+    if config.mode not in ("choice", "generate"):
+        raise SalamError(f"--mode must be choice or generate, not {config.mode!r}")
+    train, validation = training_questions(config, multiple_choice_only=config.mode == "choice")
     folder.prepare(resume, overwrite)
     prepare_training()
     stages: list[tuple[Stage, int]] = [("single-turn", config.stage2_steps)] if config.single_turn else \
@@ -242,14 +258,59 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
 
 def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder: TrainDir, train: list[Question],
            validation: list[Question], reference_rows: list[dict[str, Any]] | None, on_log: OnLog | None,
-           log: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+           log: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     from dataclasses import replace
 
-    from datasets import Dataset
     from transformers import TrainingArguments
 
     began = time.perf_counter()
     model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(previous))
+    if config.mode == "generate":
+        setup = _generate_setup(config, model, tokenizer, train, validation)
+    else:
+        setup = _choice_setup(config, model, tokenizer, train, validation, reference_rows, folder, log, began)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(**{**cpu_trainer_args(replace(config, max_steps=steps), quiet=on_log is not None),
+                                "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
+    run = TrainRun(resumed_from=last_checkpoint(folder.path))
+    trainer = score_trainer_class()(model=model, args=args, train_dataset=setup["dataset"],
+                                    data_collator=setup["collate"], callbacks=[loss_recorder(run.losses, on_log)])
+    trainer.stage, trainer.weights, trainer.curve = stage, ScoreWeights(config.beta1, config.beta2, config.alpha), []
+    trainer.sampling = setup.get("sampling")
+    record: dict[str, Any] = {"validation": [], "stopped": None}
+    trainer.add_callback(guard_callback(trainer, setup["validate"], config, record))
+    quiet_trainer(trainer)
+    start_acc = setup["validate"]()
+    record["validation"].append({"step": 0, "acc_t1": start_acc[0], "acc_t2": start_acc[1]})
+    run.start()
+    result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
+    if record["stopped"]:
+        log(f"{stage}: stopped, {record['stopped']}; keeping the last weights below it")
+        params = dict(model.named_parameters())
+        for name, value in record["good"].items():
+            params[name].data.copy_(value)
+    tokens = sum(len(ids) for ids in tokenizer([answer_prompt(q) for q in train])["input_ids"])
+    manifest = {
+        "method": "score", "stage": stage, "mode": config.mode, "base": config.base, "base_model_sha256": base_hash,
+        "init": config.init or config.base, "continued_from": previous, "benchmark": config.benchmark,
+        "tasks": sorted({q.task for q in train}), "train_questions": len(train), "seed": config.seed,
+        "settings": settings_of(config), **run.fields(result, tokens, config.epochs),
+        "curve": _every(trainer.curve, 5), "validation": record["validation"], "stopped": record["stopped"],
+        "stage_seconds": time.perf_counter() - began,
+    }
+    if config.mode == "generate":
+        manifest["constant_reward_questions"] = int(sum(c["constant_reward"] for c in trainer.curve))
+    manifest["spec"] = save_trained(model, tokenizer, folder, config.base, config.full)
+    write_manifest(folder.path, MANIFEST, manifest)
+    log(f"{stage}: {manifest['steps']} steps in {manifest['train_seconds']:.0f} s, validation {record['validation'][-1]}")
+    return manifest, setup.get("reference_rows")
+
+
+def _choice_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Question], validation: list[Question],
+                  reference_rows: list[dict[str, Any]] | None, folder: TrainDir, log: Any, began: float) -> dict[str, Any]:
+    """Choice mode: the starting model's option distributions (computed once, saved for --resume) are the reference."""
+    from datasets import Dataset
+
     collate = ScoreCollator(tokenizer, config.max_length)
     saved = folder.path.parent / REFERENCE
     if reference_rows is None and saved.is_file():  # a resumed run keeps the reference it started with
@@ -260,38 +321,25 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
         write_json_atomic(saved, reference_rows)
         log(f"reference distributions of {len(reference_rows)} questions in {time.perf_counter() - began:.0f} s")
     val_rows = rows_for(validation)
-    folder.path.mkdir(parents=True, exist_ok=True)
-    args = TrainingArguments(**{**cpu_trainer_args(replace(config, max_steps=steps), quiet=on_log is not None),
-                                "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
-    run = TrainRun(resumed_from=last_checkpoint(folder.path))
-    trainer = score_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(reference_rows),
-                                    data_collator=collate, callbacks=[loss_recorder(run.losses, on_log)])
-    trainer.stage, trainer.weights, trainer.curve = stage, ScoreWeights(config.beta1, config.beta2, config.alpha), []
-    record: dict[str, Any] = {"validation": [], "stopped": None}
-    trainer.add_callback(guard_callback(trainer, collate, val_rows, config, record))
-    quiet_trainer(trainer)
-    start_acc = accuracy_t1_t2(model, collate, val_rows, config.batch_size)
-    record["validation"].append({"step": 0, "acc_t1": start_acc[0], "acc_t2": start_acc[1]})
-    run.start()
-    result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
-    if record["stopped"]:
-        log(f"{stage}: stopped, {record['stopped']}; keeping the last weights below it")
-        params = dict(model.named_parameters())
-        for name, value in record["good"].items():
-            params[name].data.copy_(value)
-    tokens = sum(len(ids) for ids in tokenizer([r["prompt1"] for r in reference_rows])["input_ids"])
-    manifest = {
-        "method": "score", "stage": stage, "base": config.base, "base_model_sha256": base_hash,
-        "init": config.init or config.base, "continued_from": previous, "benchmark": config.benchmark,
-        "tasks": sorted({q.task for q in train}), "train_questions": len(train), "seed": config.seed,
-        "settings": settings_of(config), **run.fields(result, tokens, config.epochs),
-        "curve": _every(trainer.curve, 5), "validation": record["validation"], "stopped": record["stopped"],
-        "stage_seconds": time.perf_counter() - began,
-    }
-    manifest["spec"] = save_trained(model, tokenizer, folder, config.base, config.full)
-    write_manifest(folder.path, MANIFEST, manifest)
-    log(f"{stage}: {manifest['steps']} steps in {manifest['train_seconds']:.0f} s, validation {record['validation'][-1]}")
-    return manifest, reference_rows
+    return {"dataset": Dataset.from_list(reference_rows), "collate": collate, "reference_rows": reference_rows,
+            "validate": lambda: accuracy_t1_t2(model, collate, val_rows, config.batch_size)}
+
+
+def _generate_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Question],
+                    validation: list[Question]) -> dict[str, Any]:
+    """Generate mode: a frozen copy of the starting model is the reference of the per-token KL."""
+    from datasets import Dataset
+
+    from salam.train.score_generate import generate_accuracy
+
+    reference_model, _, _ = prepare_model(config, config.full, adapter_of(config.init or config.base))
+    reference_model.requires_grad_(False)
+    reference_model.eval()
+    return {"dataset": Dataset.from_list([{"index": i} for i in range(len(train))]),
+            "collate": lambda rows: {"questions": [train[r["index"]] for r in rows]},
+            "sampling": {"reference": reference_model, "tokenizer": tokenizer, "generations": config.generations,
+                         "temperature": config.temperature},
+            "validate": lambda: generate_accuracy(model, tokenizer, validation, config.batch_size)}
 
 
 def _every(curve: list[dict[str, float]], n: int) -> list[dict[str, float]]:

@@ -57,8 +57,8 @@ class SFTTrainConfig(TrainConfig):
     grad_accum: int = 1
 
 
-def training_questions(config: SFTTrainConfig) -> tuple[list[Question], list[Question]]:
-    """(train, validation) questions of the configured split."""
+def training_questions(config: SFTTrainConfig, multiple_choice_only: bool = True) -> tuple[list[Question], list[Question]]:
+    """(train, validation) questions of the configured split (only lettered ones unless told otherwise)."""
     from salam.bench.questions import load_benchmark
     from salam.bench.split import side, split_benchmark
 
@@ -66,6 +66,8 @@ def training_questions(config: SFTTrainConfig) -> tuple[list[Question], list[Que
     train = side(split_benchmark(data, seed=config.split_seed, train_limit=config.limit), "train")
     offset = config.limit if config.limit is not None else 0
     validation = side(split_benchmark(data, seed=config.split_seed, train_limit=config.validation, train_offset=offset), "train")
+    if not multiple_choice_only:
+        return train, validation
     mc = [q for q in train if q.is_multiple_choice]
     if not mc:
         raise SalamError("no multiple-choice questions to train on: choice-mode SFT needs lettered options")

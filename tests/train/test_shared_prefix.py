@@ -1,7 +1,5 @@
 """The shared-prefix forward gives the logits of the full prompts, gradients included."""
 
-import pytest
-
 from salam.train.shared_prefix import common_length
 
 
@@ -10,22 +8,6 @@ def test_common_length_leaves_every_prompt_a_token_of_its_own():
     assert common_length([[1, 2, 3], [1, 2, 3]]) == 2  # identical prompts still keep their last token
     assert common_length([[7], [7, 8]]) == 0
     assert common_length([[1, 2], [3, 4]]) == 0
-
-
-@pytest.fixture(scope="module")
-def tiny_gemma():
-    """A two-layer, randomly initialised Gemma 3 with the embedded model's tokenizer and chat template."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    from salam.models.embedded import ensure_embedded_model
-
-    folder = ensure_embedded_model()
-    config = AutoConfig.from_pretrained(folder)
-    config.update({"num_hidden_layers": 2, "layer_types": ["sliding_attention", "full_attention"], "hidden_size": 64,
-                   "intermediate_size": 128, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32})
-    torch.manual_seed(0)
-    return AutoModelForCausalLM.from_config(config).float(), AutoTokenizer.from_pretrained(folder)
 
 
 def test_shared_prefix_logits_and_gradients_equal_the_full_prompts(tiny_gemma):
