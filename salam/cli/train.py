@@ -286,6 +286,8 @@ def score(
                              "(sampled one-line answers, leave-one-out baseline)."),
     generations: int = typer.Option(4, "--generations", min=1, help="Generate mode: sampled trajectories per question."),
     temperature: float = typer.Option(1.0, "--temperature", min=0.0, help="Generate mode: sampling temperature."),
+    memory: Optional[str] = typer.Option(None, "--memory", help="A memory gathered on the training split: attempt-2 prompts carry its guidelines."),
+    namespace: str = typer.Option("default", "--namespace", help="Namespace of --memory."),
     base: str = BaseOpt,
     full: bool = FullOpt,
     batch_size: int = typer.Option(4, "--batch-size", min=1),
@@ -303,7 +305,7 @@ def score(
                          full=full, batch_size=batch_size, learning_rate=learning_rate, seed=seed, data_dir=data_dir,
                          stage1_steps=stage1_steps, stage2_steps=stage2_steps, beta1=beta1, beta2=beta2, alpha=alpha,
                          init=init, no_stage1=no_stage1, single_turn=single_turn, eval_every=eval_every, max_kl=max_kl,
-                         mode=mode, generations=generations, temperature=temperature)
+                         mode=mode, generations=generations, temperature=temperature, memory=memory, namespace=namespace)
     summary = _run_recipe(train_score, config, display, resume=resume, overwrite=overwrite)
     for stage in summary["stages"]:
         last = stage["validation"][-1]

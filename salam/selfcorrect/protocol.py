@@ -62,6 +62,17 @@ class Guidelines:
     threshold: float = RETRIEVAL_THRESHOLD
     same_task: bool = SAME_TASK
 
+    @classmethod
+    def open(cls, path: str, namespace: str = "default") -> "Guidelines":
+        """The guidelines of an existing memory folder (close ``memory`` when done)."""
+        from salam.memory import MistakeMemory
+
+        return cls(MistakeMemory.open(path, create=False), namespace)
+
+    def block_map(self, questions: Sequence[Question]) -> dict[str, str]:
+        """Question id -> its guidance block ("" when nothing similar is stored): for training, computed once."""
+        return {q.id: block for q, (block, _, _) in zip(questions, self.blocks(questions))}
+
     def blocks(self, questions: Sequence[Question]) -> list[tuple[str, list[str], int]]:
         """(guidance block, memory ids, redactions) per question; a question never retrieves its own record."""
         tasks = [q.task for q in questions] if self.same_task else None

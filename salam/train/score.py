@@ -65,6 +65,11 @@ class ScoreConfig(SFTTrainConfig):
     """Acc@t1/Acc@t2 on the validation questions every this many steps."""
     max_kl: float = 2.0
     """A mean KL above this stops the stage (the last weights below it are kept)."""
+    memory: str | None = None
+    """A memory gathered on the training split: attempt-2 prompts carry its guidelines (as
+    ``bench --self-correct-memory`` does at test time), information attempt 1 does not have."""
+    namespace: str = "default"
+    """Namespace of that memory."""
     mode: str = "choice"
     """``choice``: exact expectations over the option letters; ``generate``: sampled one-line answers, RLOO."""
     generations: int = 4
@@ -75,9 +80,10 @@ class ScoreConfig(SFTTrainConfig):
     batch_size: int = 4
 
 
-def rows_for(questions: Sequence[Question]) -> list[dict[str, Any]]:
-    """Attempt-1 prompt and one attempt-2 prompt per possible first answer, for each question."""
-    return [{"prompt1": answer_prompt(q), "prompts2": [correction_prompt(q, letter) for letter in q.letters],
+def rows_for(questions: Sequence[Question], guidance: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Attempt-1 prompt and one attempt-2 prompt per possible first answer (after the question's guidelines)."""
+    guidance = guidance or {}
+    return [{"prompt1": answer_prompt(q), "prompts2": [correction_prompt(q, letter, guidance.get(q.id, "")) for letter in q.letters],
              "letters": q.letters, "gold": q.letters.index(q.answer)} for q in questions]
 
 
@@ -185,7 +191,7 @@ def score_trainer_class() -> type:
 
                 s = self.sampling
                 loss, parts = generate_objective(model, s["reference"], s["tokenizer"], inputs["questions"], self.stage,
-                                                 self.weights, s["generations"], s["temperature"])
+                                                 self.weights, s["generations"], s["temperature"], s["guidance"])
             else:
                 l1, l2 = option_logits(model, inputs)
                 loss, parts = objective(l1, l2, inputs["option_mask"], inputs["gold"], inputs["ref1"], inputs["ref2"],
@@ -230,6 +236,7 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
     if config.mode not in ("choice", "generate"):
         raise SalamError(f"--mode must be choice or generate, not {config.mode!r}")
     train, validation = training_questions(config, multiple_choice_only=config.mode == "choice")
+    guidance = _guidance(config, train + validation)
     folder.prepare(resume, overwrite)
     prepare_training()
     stages: list[tuple[Stage, int]] = [("single-turn", config.stage2_steps)] if config.single_turn else \
@@ -248,7 +255,8 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
             continue
         if steps <= 0:
             continue
-        manifest, reference_rows = _stage(config, stage, steps, previous, step_dir, train, validation, reference_rows, on_log, log)
+        manifest, reference_rows = _stage(config, stage, steps, previous, step_dir, train, validation, guidance,
+                                          reference_rows, on_log, log)
         manifests.append(manifest)
         previous = manifest["spec"]
     summary = {"method": "score", "stages": manifests, "settings": settings_of(config), "spec": previous}
@@ -256,8 +264,21 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
     return summary
 
 
+def _guidance(config: ScoreConfig, questions: list[Question]) -> dict[str, str]:
+    """Each question's guidelines from ``config.memory`` ({} without one); a question never retrieves its own record."""
+    if not config.memory:
+        return {}
+    from salam.selfcorrect.protocol import Guidelines
+
+    guidelines = Guidelines.open(config.memory, config.namespace)
+    try:
+        return guidelines.block_map(questions)
+    finally:
+        guidelines.memory.close()
+
+
 def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder: TrainDir, train: list[Question],
-           validation: list[Question], reference_rows: list[dict[str, Any]] | None, on_log: OnLog | None,
+           validation: list[Question], guidance: dict[str, str], reference_rows: list[dict[str, Any]] | None, on_log: OnLog | None,
            log: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     from dataclasses import replace
 
@@ -266,9 +287,9 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
     began = time.perf_counter()
     model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(previous))
     if config.mode == "generate":
-        setup = _generate_setup(config, model, tokenizer, train, validation)
+        setup = _generate_setup(config, model, tokenizer, train, validation, guidance)
     else:
-        setup = _choice_setup(config, model, tokenizer, train, validation, reference_rows, folder, log, began)
+        setup = _choice_setup(config, model, tokenizer, train, validation, guidance, reference_rows, folder, log, began)
     folder.path.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(**{**cpu_trainer_args(replace(config, max_steps=steps), quiet=on_log is not None),
                                 "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
@@ -293,6 +314,7 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
     manifest = {
         "method": "score", "stage": stage, "mode": config.mode, "base": config.base, "base_model_sha256": base_hash,
         "init": config.init or config.base, "continued_from": previous, "benchmark": config.benchmark,
+        "with_memory": bool(config.memory), "questions_with_guidelines": sum(1 for q in train if guidance.get(q.id)),
         "tasks": sorted({q.task for q in train}), "train_questions": len(train), "seed": config.seed,
         "settings": settings_of(config), **run.fields(result, tokens, config.epochs),
         "curve": _every(trainer.curve, 5), "validation": record["validation"], "stopped": record["stopped"],
@@ -307,7 +329,7 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
 
 
 def _choice_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Question], validation: list[Question],
-                  reference_rows: list[dict[str, Any]] | None, folder: TrainDir, log: Any, began: float) -> dict[str, Any]:
+                  guidance: dict[str, str], reference_rows: list[dict[str, Any]] | None, folder: TrainDir, log: Any, began: float) -> dict[str, Any]:
     """Choice mode: the starting model's option distributions (computed once, saved for --resume) are the reference."""
     from datasets import Dataset
 
@@ -316,17 +338,17 @@ def _choice_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Q
     if reference_rows is None and saved.is_file():  # a resumed run keeps the reference it started with
         reference_rows = read_json(saved)
     if reference_rows is None:  # the starting model is the reference of every stage
-        reference_rows = rows_for(train)
+        reference_rows = rows_for(train, guidance)
         reference(model, collate, reference_rows, config.batch_size)
         write_json_atomic(saved, reference_rows)
         log(f"reference distributions of {len(reference_rows)} questions in {time.perf_counter() - began:.0f} s")
-    val_rows = rows_for(validation)
+    val_rows = rows_for(validation, guidance)
     return {"dataset": Dataset.from_list(reference_rows), "collate": collate, "reference_rows": reference_rows,
             "validate": lambda: accuracy_t1_t2(model, collate, val_rows, config.batch_size)}
 
 
 def _generate_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Question],
-                    validation: list[Question]) -> dict[str, Any]:
+                    validation: list[Question], guidance: dict[str, str]) -> dict[str, Any]:
     """Generate mode: a frozen copy of the starting model is the reference of the per-token KL."""
     from datasets import Dataset
 
@@ -338,8 +360,8 @@ def _generate_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list
     return {"dataset": Dataset.from_list([{"index": i} for i in range(len(train))]),
             "collate": lambda rows: {"questions": [train[r["index"]] for r in rows]},
             "sampling": {"reference": reference_model, "tokenizer": tokenizer, "generations": config.generations,
-                         "temperature": config.temperature},
-            "validate": lambda: generate_accuracy(model, tokenizer, validation, config.batch_size)}
+                         "temperature": config.temperature, "guidance": guidance},
+            "validate": lambda: generate_accuracy(model, tokenizer, validation, config.batch_size, guidance)}
 
 
 def _every(curve: list[dict[str, float]], n: int) -> list[dict[str, float]]:

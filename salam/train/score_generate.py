@@ -83,8 +83,9 @@ def sample_lines(model: Any, tokenizer: Any, prompts: Sequence[str], temperature
 
 
 def rollout(model: Any, tokenizer: Any, questions: Sequence[Question], generations: int, temperature: float,
-            max_new_tokens: int = GENERATE_MAX_NEW_TOKENS) -> list[Sampled]:
-    """``generations`` two-attempt trajectories per question (attempt 2 after each sampled first answer)."""
+            guidance: dict[str, str] | None = None, max_new_tokens: int = GENERATE_MAX_NEW_TOKENS) -> list[Sampled]:
+    """``generations`` two-attempt trajectories per question (attempt 2 after each sampled first answer and
+    the question's guidelines from ``guidance``, if any)."""
     from salam.answering.answerer import answer_prompt
     from salam.answering.scoring import extract_answer, is_correct
     from salam.selfcorrect.protocol import correction_prompt
@@ -96,7 +97,8 @@ def rollout(model: Any, tokenizer: Any, questions: Sequence[Question], generatio
     prompts1 = [formatted(tokenizer, answer_prompt(q)) for q in questions]
     first = sample_lines(model, tokenizer, [p for p in prompts1 for _ in range(generations)], temperature, max_new_tokens)
     answers1 = answers(repeated, first)
-    prompts2 = [formatted(tokenizer, correction_prompt(q, a)) for q, a in zip(repeated, answers1)]
+    guidance = guidance or {}
+    prompts2 = [formatted(tokenizer, correction_prompt(q, a, guidance.get(q.id, ""))) for q, a in zip(repeated, answers1)]
     second = sample_lines(model, tokenizer, prompts2, temperature, max_new_tokens)
     answers2 = answers(repeated, second)
     out = []
@@ -147,11 +149,11 @@ def per_token_kl(logps: Any, ref_logps: Any, mask: Any) -> Any:
 
 
 def generate_objective(model: Any, reference: Any, tokenizer: Any, questions: Sequence[Question], stage: str, weights: Any,
-                       generations: int, temperature: float, max_new_tokens: int = GENERATE_MAX_NEW_TOKENS) -> tuple[Any, dict[str, Any]]:
+                       generations: int, temperature: float, guidance: dict[str, str] | None = None) -> tuple[Any, dict[str, Any]]:
     """Loss (to minimise) and its parts (the choice-mode keys, plus ``constant_reward`` questions) for a batch."""
     import torch
 
-    sampled = rollout(model, tokenizer, questions, generations, temperature, max_new_tokens)
+    sampled = rollout(model, tokenizer, questions, generations, temperature, guidance)
     prompts1, prompts2, comps1, comps2, adv1, adv2 = [], [], [], [], [], []
     constant = 0
     for s in sampled:
@@ -185,10 +187,11 @@ def generate_objective(model: Any, reference: Any, tokenizer: Any, questions: Se
     return loss, parts
 
 
-def generate_accuracy(model: Any, tokenizer: Any, questions: Sequence[Question], batch_size: int) -> tuple[float, float]:
+def generate_accuracy(model: Any, tokenizer: Any, questions: Sequence[Question], batch_size: int,
+                      guidance: dict[str, str] | None = None) -> tuple[float, float]:
     """Greedy Acc@t1 and Acc@t2 through the protocol's generate mode, with the training tokenisation."""
     right1 = right2 = 0
     for start in range(0, len(questions), batch_size):
-        for s in rollout(model, tokenizer, questions[start : start + batch_size], 1, 0.0):
+        for s in rollout(model, tokenizer, questions[start : start + batch_size], 1, 0.0, guidance):
             right1, right2 = right1 + int(s.r1[0]), right2 + int(s.r2[0])
     return right1 / max(1, len(questions)), right2 / max(1, len(questions))

@@ -165,9 +165,4 @@ def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], valid
 
 
 def _guidelines(config: StascConfig) -> Guidelines | None:
-    if not config.memory:
-        return None
-    from salam.memory import MistakeMemory
-
-    memory = MistakeMemory.open(config.memory, create=False)
-    return Guidelines(memory, config.namespace)
+    return Guidelines.open(config.memory, config.namespace) if config.memory else None

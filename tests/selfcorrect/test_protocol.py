@@ -55,3 +55,15 @@ def test_attempt_two_carries_the_memorys_guidelines_but_never_the_questions_own(
     result = TwoAttemptRunner(model, "generate", guidelines=Guidelines(memory, threshold=0.3)).run([question])[0]
     assert result.outcome == "i→c" and len(result.memories) == 1
     assert "Own record" not in model.prompts[1] and "Look for who handed over the money." in model.prompts[1]
+
+
+def test_score_rows_carry_the_guidelines_in_attempt_two_only(memory):
+    from salam.train.score import rows_for
+
+    question = Question(id="q1", task="demo", text="Story 1: who paid? Ann or Bob", options=["Ann", "Bob"], answer="B")
+    memory.add([rec("Story 9: who paid? Ann or Bob", guideline="Look for who handed over the money.", task="demo")])
+    blocks = Guidelines(memory, threshold=0.3).block_map([question, _q(2, "A", task="other")])
+    assert "money" in blocks["q1"] and blocks["q2"] == ""   # another task's question retrieves nothing
+    row = rows_for([question], blocks)[0]
+    assert "money" not in row["prompt1"] and all("Look for who handed over the money." in p for p in row["prompts2"])
+    assert rows_for([question])[0]["prompts2"][0] == correction_prompt(question, "A")
