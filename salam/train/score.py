@@ -1,11 +1,12 @@
-"""SCoRe (Kumar et al., 2024): two-stage, KL-regularised RL for self-correction, in choice mode.
+"""SCoRe (Kumar et al., 2024): two-stage, KL-regularised RL for self-correction (choice or generate mode).
 
 ``ScoreConfig`` + ``train_score``: stage I (``--stage1-steps``) then stage II (``--stage2-steps``), each a
 run of :class:`ScoreTrainer` (a ``transformers.Trainer`` whose loss is the exact objective of
 :mod:`salam.train.score_objective`), into ``OUT/stage1`` and ``OUT/stage2`` with their manifests
 (reward and KL curves, Acc@t1/Acc@t2 on validation questions every ``eval_every`` steps). The
 reference is the starting model (``init``: the base, or a trained spec such as the SFT baseline),
-its distributions computed once before training. Ablations: ``no_stage1``, ``alpha=0`` (no shaping),
+its distributions computed once before training (choice mode; generate mode samples and uses the RLOO
+loss of :mod:`salam.train.score_generate` against a frozen copy of it). Ablations: ``no_stage1``, ``alpha=0`` (no shaping),
 ``single_turn`` (train attempt 1 only). A KL above ``max_kl`` stops the stage and restores the last
 weights whose KL was below it.
 """
@@ -183,7 +184,8 @@ def score_trainer_class() -> type:
         weights: ScoreWeights = ScoreWeights()
         curve: list[dict[str, float]]
         sampling: dict[str, Any] | None = None
-        """Generate mode: ``reference`` (the frozen starting model), ``tokenizer``, ``generations``, ``temperature``."""
+        """Generate mode: ``reference`` (the frozen starting model), ``tokenizer``, ``generations``, ``temperature``,
+        ``guidance`` (question id -> attempt-2 guidelines)."""
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
             if self.sampling is not None:
