@@ -77,6 +77,13 @@ def format_messages(tokenizer: Any, messages: Sequence[BaseMessage]) -> str:
     return plain_prompt(messages)
 
 
+def format_user(tokenizer: Any, text: str) -> str:
+    """One user message as the model reads it (every training prompt is one; the bench asks the same way)."""
+    from langchain_core.messages import HumanMessage
+
+    return format_messages(tokenizer, [HumanMessage(text)])
+
+
 def encode_prompts(tokenizer: Any, texts: list[str], max_length: int = 1536) -> Any:
     """Left-padded, left-truncated tensors; BOS added unless the texts already start with it.
 

@@ -40,12 +40,9 @@ class CompletionCollator:
         self.tokenizer, self.max_length = tokenizer, max_length
 
     def encode(self, row: dict[str, Any]) -> tuple[list[int], list[int], list[float]]:
-        from langchain_core.messages import HumanMessage
+        from salam.models.local import encode_prompts, end_of_turn_id, format_user
 
-        from salam.models.local import encode_prompts, end_of_turn_id, format_messages
-
-        prompt = encode_prompts(self.tokenizer, [format_messages(self.tokenizer, [HumanMessage(row["prompt"])])],
-                                self.max_length)["input_ids"][0].tolist()
+        prompt = encode_prompts(self.tokenizer, [format_user(self.tokenizer, row["prompt"])], self.max_length)["input_ids"][0].tolist()
         # The completion is tokenised whole, as the model reads it back when it continues its own turn;
         # each token takes the weight of the segment its first character is in.
         text = "".join(row["texts"])

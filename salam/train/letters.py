@@ -42,11 +42,10 @@ class LetterCollator:
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import torch
-        from langchain_core.messages import HumanMessage
 
-        from salam.models.local import encode_prompts, format_messages
+        from salam.models.local import encode_prompts, format_user
 
-        texts = [format_messages(self.tokenizer, [HumanMessage(r["prompt"])]) for r in rows]
+        texts = [format_user(self.tokenizer, r["prompt"]) for r in rows]
         enc = encode_prompts(self.tokenizer, texts, self.max_length)
         option_ids, option_mask = option_tensors(self.tokenizer, [r["letters"] for r in rows])
         target = torch.tensor([r["letters"].index(r["target"]) for r in rows], dtype=torch.long)

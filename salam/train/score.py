@@ -96,9 +96,8 @@ class ScoreCollator:
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import torch
-        from langchain_core.messages import HumanMessage
 
-        from salam.models.local import format_messages
+        from salam.models.local import format_user
         from salam.train.letters import option_tensors
         from salam.train.shared_prefix import encode_groups
 
@@ -106,7 +105,7 @@ class ScoreCollator:
         groups = []
         for r in rows:
             prompts2 = r["prompts2"] + [r["prompts2"][0]] * (width - len(r["prompts2"]))  # padding, masked out
-            groups.append([format_messages(self.tokenizer, [HumanMessage(t)]) for t in [r["prompt1"], *prompts2]])
+            groups.append([format_user(self.tokenizer, t) for t in [r["prompt1"], *prompts2]])
         option_ids, mask = option_tensors(self.tokenizer, [r["letters"] for r in rows])
         batch = {**encode_groups(self.tokenizer, groups, self.max_length), "option_ids": option_ids,
                  "option_mask": mask, "gold": torch.tensor([r["gold"] for r in rows])}
@@ -247,7 +246,7 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
         raise SalamError("nothing to train: give --stage1-steps and/or --stage2-steps above 0")
     previous = config.init or config.base
     manifests = []
-    reference_rows: list[dict[str, Any]] | None = None
+    start_reference: Any = None  # the starting model's distributions (choice) or a frozen copy of it (generate), made once
     for stage, steps in stages:
         step_dir = TrainDir(folder.path / stage)
         if step_dir.is_finished():
@@ -257,8 +256,8 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
             continue
         if steps <= 0:
             continue
-        manifest, reference_rows = _stage(config, stage, steps, previous, step_dir, train, validation, guidance,
-                                          reference_rows, on_log, log)
+        manifest, start_reference = _stage(config, stage, steps, previous, step_dir, train, validation, guidance,
+                                           start_reference, on_log, log)
         manifests.append(manifest)
         previous = manifest["spec"]
     summary = {"method": "score", "stages": manifests, "settings": settings_of(config), "spec": previous}
@@ -280,8 +279,8 @@ def _guidance(config: ScoreConfig, questions: list[Question]) -> dict[str, str]:
 
 
 def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder: TrainDir, train: list[Question],
-           validation: list[Question], guidance: dict[str, str], reference_rows: list[dict[str, Any]] | None, on_log: OnLog | None,
-           log: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+           validation: list[Question], guidance: dict[str, str], start_reference: Any, on_log: OnLog | None,
+           log: Any) -> tuple[dict[str, Any], Any]:
     from dataclasses import replace
 
     from transformers import TrainingArguments
@@ -289,9 +288,9 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
     began = time.perf_counter()
     model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(previous))
     if config.mode == "generate":
-        setup = _generate_setup(config, model, tokenizer, train, validation, guidance)
+        setup = _generate_setup(config, model, tokenizer, train, validation, guidance, start_reference)
     else:
-        setup = _choice_setup(config, model, tokenizer, train, validation, guidance, reference_rows, folder, log, began)
+        setup = _choice_setup(config, model, tokenizer, train, validation, guidance, start_reference, folder, log, began)
     folder.path.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(**{**cpu_trainer_args(replace(config, max_steps=steps), quiet=on_log is not None),
                                 "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
@@ -327,7 +326,7 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
     manifest["spec"] = save_trained(model, tokenizer, folder, config.base, config.full)
     write_manifest(folder.path, MANIFEST, manifest)
     log(f"{stage}: {manifest['steps']} steps in {manifest['train_seconds']:.0f} s, validation {record['validation'][-1]}")
-    return manifest, setup.get("reference_rows")
+    return manifest, setup["reference"]
 
 
 def _choice_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Question], validation: list[Question],
@@ -345,21 +344,19 @@ def _choice_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Q
         write_json_atomic(saved, reference_rows)
         log(f"reference distributions of {len(reference_rows)} questions in {time.perf_counter() - began:.0f} s")
     val_rows = rows_for(validation, guidance)
-    return {"dataset": Dataset.from_list(reference_rows), "collate": collate, "reference_rows": reference_rows,
+    return {"dataset": Dataset.from_list(reference_rows), "collate": collate, "reference": reference_rows,
             "validate": lambda: accuracy_t1_t2(model, collate, val_rows, config.batch_size)}
 
 
 def _generate_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list[Question],
-                    validation: list[Question], guidance: dict[str, str]) -> dict[str, Any]:
+                    validation: list[Question], guidance: dict[str, str], reference_model: Any) -> dict[str, Any]:
     """Generate mode: a frozen copy of the starting model is the reference of the per-token KL."""
     from datasets import Dataset
 
-    from salam.train.score_generate import generate_accuracy
+    from salam.train.score_generate import frozen_start, generate_accuracy
 
-    reference_model, _, _ = prepare_model(config, config.full, adapter_of(config.init or config.base))
-    reference_model.requires_grad_(False)
-    reference_model.eval()
-    return {"dataset": Dataset.from_list([{"index": i} for i in range(len(train))]),
+    reference_model = reference_model if reference_model is not None else frozen_start(config)
+    return {"reference": reference_model,"dataset": Dataset.from_list([{"index": i} for i in range(len(train))]),
             "collate": lambda rows: {"questions": [train[r["index"]] for r in rows]},
             "sampling": {"reference": reference_model, "tokenizer": tokenizer, "generations": config.generations,
                          "temperature": config.temperature, "guidance": guidance},

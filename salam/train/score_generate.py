@@ -44,12 +44,19 @@ class Sampled:
     r2: list[float]
 
 
-def formatted(tokenizer: Any, prompt: str) -> str:
-    from langchain_core.messages import HumanMessage
+def frozen_start(config: Any) -> Any:
+    """The starting model (the base, or the base with the ``init`` adapter), frozen: the KL's reference."""
+    from salam.train.base import load_base
+    from salam.train.folder import adapter_of
 
-    from salam.models.local import format_messages
+    model, _, _, _ = load_base(config)
+    adapter = adapter_of(config.init) if config.init else None
+    if adapter is not None:
+        from peft import PeftModel
 
-    return format_messages(tokenizer, [HumanMessage(prompt)])
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.requires_grad_(False)
+    return model.eval()
 
 
 def sample_lines(model: Any, tokenizer: Any, prompts: Sequence[str], temperature: float, max_new_tokens: int) -> list[list[int]]:
@@ -88,17 +95,18 @@ def rollout(model: Any, tokenizer: Any, questions: Sequence[Question], generatio
     the question's guidelines from ``guidance``, if any)."""
     from salam.answering.answerer import answer_prompt
     from salam.answering.scoring import extract_answer, is_correct
+    from salam.models.local import format_user
     from salam.selfcorrect.protocol import correction_prompt
 
     def answers(qs: Sequence[Question], completions: list[list[int]]) -> list[str | None]:
         return [extract_answer(q, tokenizer.decode(c, skip_special_tokens=True)) for q, c in zip(qs, completions)]
 
     repeated = [q for q in questions for _ in range(generations)]
-    prompts1 = [formatted(tokenizer, answer_prompt(q)) for q in questions]
+    prompts1 = [format_user(tokenizer, answer_prompt(q)) for q in questions]
     first = sample_lines(model, tokenizer, [p for p in prompts1 for _ in range(generations)], temperature, max_new_tokens)
     answers1 = answers(repeated, first)
     guidance = guidance or {}
-    prompts2 = [formatted(tokenizer, correction_prompt(q, a, guidance.get(q.id, ""))) for q, a in zip(repeated, answers1)]
+    prompts2 = [format_user(tokenizer, correction_prompt(q, a, guidance.get(q.id, ""))) for q, a in zip(repeated, answers1)]
     second = sample_lines(model, tokenizer, prompts2, temperature, max_new_tokens)
     answers2 = answers(repeated, second)
     out = []

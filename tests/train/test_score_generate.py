@@ -26,11 +26,11 @@ def test_per_token_kl_is_zero_against_itself_and_positive_otherwise():
 def test_completion_logps_are_the_log_probabilities_of_the_completion_tokens(tiny_gemma):
     import torch
 
-    from salam.models.local import encode_prompts
-    from salam.train.score_generate import completion_logps, formatted
+    from salam.models.local import encode_prompts, format_user
+    from salam.train.score_generate import completion_logps
 
     model, tokenizer = tiny_gemma
-    prompts = [formatted(tokenizer, "Question: 2 + 2?\nAnswer:"), formatted(tokenizer, "Question: a longer one, 3 + 3?\nAnswer:")]
+    prompts = [format_user(tokenizer, "Question: 2 + 2?\nAnswer:"), format_user(tokenizer, "Question: a longer one, 3 + 3?\nAnswer:")]
     completions = [[236743, 236812], [236770]]
     logps, mask = completion_logps(model, tokenizer, prompts, completions)
     assert mask.tolist() == [[True, True], [False, True]]
@@ -46,11 +46,12 @@ def test_the_sampled_objective_pushes_each_turn_by_its_own_advantage(tiny_gemma,
     import torch
 
     import salam.train.score_generate as sg
+    from salam.models.local import format_user
     from salam.train.score_objective import ScoreWeights
 
     model, tokenizer = tiny_gemma
     q = Question(id="q", text="2 + 2?", options=["4", "5"], answer="A")
-    p1, p2 = sg.formatted(tokenizer, "first"), sg.formatted(tokenizer, "second")
+    p1, p2 = format_user(tokenizer, "first"), format_user(tokenizer, "second")
     fixed = [sg.Sampled(q, p1, [p2, p2], [[236776], [236799]], [[236776], [236776]], ["A", "B"], ["A", "A"],
                         [1.0, 0.0], [1.0, 1.0])]
     monkeypatch.setattr(sg, "rollout", lambda *a, **k: fixed)

@@ -12,16 +12,15 @@ def test_common_length_leaves_every_prompt_a_token_of_its_own():
 
 def test_shared_prefix_logits_and_gradients_equal_the_full_prompts(tiny_gemma):
     import torch
-    from langchain_core.messages import HumanMessage
 
-    from salam.models.local import encode_prompts, format_messages
+    from salam.models.local import encode_prompts, format_user
     from salam.train.shared_prefix import encode_groups, last_logits
 
     model, tokenizer = tiny_gemma
     questions = ["Question: Who was late?\n(A) the old man (B) the young man (C) unknown",
                  "Question: 2 + 2 = ?\n(A) 4 (B) 5 (C) 22, a longer question than the first one to pad the prefix"]
     endings = ["Answer: (", "First answer: (A)\nCheck it.\nFinal answer: (", "First answer: (B)\nFinal answer: ("]
-    groups = [[format_messages(tokenizer, [HumanMessage(f"{q}\n{e}")]) for e in endings] for q in questions]
+    groups = [[format_user(tokenizer, f"{q}\n{e}") for e in endings] for q in questions]
     batch = encode_groups(tokenizer, groups, 1024)
     assert batch["prefix_ids"].shape[0] == 2 and batch["suffix_ids"].shape[0] == 6
     assert batch["suffix_ids"].shape[1] < batch["prefix_ids"].shape[1]  # the question is read once
