@@ -17,7 +17,10 @@ def test_ctrl_c_prints_how_to_resume_and_exits_130(tmp_path):
     source.write_text("".join(rec(f"question {i} " + "filler " * 20).model_dump_json() + "\n" for i in range(20000)))
     cmd = [sys.executable, "-m", "salam.cli.main", "memory", "import", str(source), "--memory", str(tmp_path / "m"),
            "--embedder", "hash-bow-64"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then keeps it
+    # ignored: restore the default so this test also holds when the suite runs in the background.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not (tmp_path / "m" / "chroma").exists():
         time.sleep(0.2)
