@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from salam._util.assets import load_prompt
+from salam.answering.cot import COT_MAX_NEW_TOKENS
 from salam.answering.scoring import extract_answer, is_correct
 from salam.defaults import BATCH_SIZE
 from salam.errors import SalamError
@@ -39,6 +40,8 @@ class Answerer:
     """Chain-of-thought exemplars per prompt in ``cot`` mode (BBH: 3; 0 for a model trained zero-shot)."""
     data_dir: str | None = None
     """Where the chain-of-thought prompts are (default: $SALAM_DATA_DIR)."""
+    max_new_tokens: int = COT_MAX_NEW_TOKENS
+    """Tokens a chain-of-thought answer may write (local models; a provider model keeps its own max_tokens)."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("generate", "choice", "cot"):
@@ -107,11 +110,11 @@ class Answerer:
             outputs = [q.letters[max(range(len(s)), key=s.__getitem__)] for q, s in zip(questions, scores)]
             return outputs, self.model.count_tokens(formatted)
         if self.mode == "cot":
-            from salam.answering.cot import ANSWER_END, COT_MAX_NEW_TOKENS, COT_STOP
+            from salam.answering.cot import ANSWER_END, COT_STOP
 
             # Local models take a per-call token budget and stop right after the stated answer (the exemplars
             # state it once, last); a provider model keeps its own max_tokens.
-            extra = {"max_new_tokens": COT_MAX_NEW_TOKENS, "stop_pattern": ANSWER_END} if hasattr(self.model, "score_options") else {}
+            extra = {"max_new_tokens": self.max_new_tokens, "stop_pattern": ANSWER_END} if hasattr(self.model, "score_options") else {}
             replies = self.model.batch(prompts, stop=COT_STOP, **extra)
         else:
             replies = self.model.batch(prompts, stop=ANSWER_STOP)

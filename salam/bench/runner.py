@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from salam.answering.cot import COT_MAX_NEW_TOKENS
 from salam.bench.rundir import SELF_CORRECT, RunDir, check_writable, provenance
 from salam.bench.split import Splits, side
 from salam.conditions import CONDITION_NAMES
@@ -87,6 +88,9 @@ class BenchConfig:
     """``two-attempt`` (SCoRe's protocol) or ``tripost`` (attempt → own feedback → update, chain of thought)."""
     max_rounds: int = 5
     """Updates at most, in ``tripost`` mode."""
+    max_new_tokens: int | None = None
+    """Tokens one chain-of-thought turn may write (``cot`` answers, ``tripost`` attempts and updates; None: 512).
+    Local models only; a model that never states its answer costs this much per turn."""
 
     def resolved(self) -> "BenchConfig":
         """Fill the paper's retrieval defaults and check the values that are not checked elsewhere."""
@@ -235,7 +239,8 @@ def answerer_for(config: BenchConfig, model: Any) -> Any:
     """The answerer of every stage of a run: its mode, batch size and chain-of-thought shots."""
     from salam.answering.answerer import Answerer
 
-    return Answerer(model, config.answer_mode, config.batch_size, config.shots, config.data_dir)  # type: ignore[arg-type]
+    return Answerer(model, config.answer_mode, config.batch_size, config.shots, config.data_dir,  # type: ignore[arg-type]
+                    config.max_new_tokens or COT_MAX_NEW_TOKENS)
 
 
 def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StageProgress | None = None) -> None:
@@ -249,7 +254,8 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
     if config.self_correct_mode == "tripost":
         from salam.selfcorrect.tripost import TriPosTRunner
 
-        runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines, config.data_dir)
+        runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines, config.data_dir,
+                                    config.max_new_tokens or COT_MAX_NEW_TOKENS)
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()
@@ -271,7 +277,6 @@ def run_benchmark(
     ``model`` / ``assistant_model`` (LangChain chat models) override the specs in ``config`` for library use.
     """
     from salam._util.quiet import quiet_libraries
-    from salam.answering.cot import COT_MAX_NEW_TOKENS
     from salam.assistant import StudyAssistant
     from salam.bench.summary import summarise
     from salam.memory.store import MistakeMemory
@@ -281,7 +286,8 @@ def run_benchmark(
     config = config.resolved()
     # Everything that can be refused is refused before the manifest exists: no half-made run folders.
     model = model or resolve_chat_model(config.model, base_url=config.base_url, batch_size=config.batch_size,
-                                        max_new_tokens=COT_MAX_NEW_TOKENS if config.answer_mode == "cot" else ANSWER_MAX_NEW_TOKENS)
+                                        max_new_tokens=(config.max_new_tokens or COT_MAX_NEW_TOKENS) if config.answer_mode == "cot"
+                                        else ANSWER_MAX_NEW_TOKENS)
     answerer_for(config, model)
     if config.self_correct_mode == "tripost":
         from salam.selfcorrect.tripost import TriPosTRunner

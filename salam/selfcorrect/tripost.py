@@ -79,6 +79,8 @@ class TriPosTRunner:
     guidelines: Guidelines | None = None
     data_dir: str | None = None
     """Where the chain-of-thought prompts are, when ``shots`` > 0 (default: $SALAM_DATA_DIR)."""
+    max_new_tokens: int = COT_MAX_NEW_TOKENS
+    """Tokens an attempt or an update may write."""
 
     def __post_init__(self) -> None:
         if not hasattr(self.model, "generate_texts"):
@@ -95,7 +97,7 @@ class TriPosTRunner:
         questions = list(questions)
         prompts = [cot_prompt(q, exemplars=exemplars_for(q.task, self.shots, self.data_dir)) for q in questions]
         stop_answer = STOP_STEPS
-        attempts = self._continue(prompts, [""] * len(questions), stop_answer, COT_MAX_NEW_TOKENS, ANSWER_END)
+        attempts = self._continue(prompts, [""] * len(questions), stop_answer, self.max_new_tokens, ANSWER_END)
         so_far = [a.rstrip() for a in attempts]
         answers = [extract_cot(q, a) for q, a in zip(questions, attempts)]
         first = list(answers)
@@ -120,7 +122,7 @@ class TriPosTRunner:
                     updating.append(i)
             if updating:
                 updates = self._continue([prompts[i] for i in updating], [so_far[i] + f"\n{UPDATE}\n" for i in updating],
-                                         stop_answer, COT_MAX_NEW_TOKENS, ANSWER_END)
+                                         stop_answer, self.max_new_tokens, ANSWER_END)
                 for i, update in zip(updating, updates):
                     so_far[i] += f"\n{UPDATE}\n" + update.rstrip()
                     answers[i] = extract_cot(questions[i], update) or answers[i]

@@ -158,7 +158,10 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
         def format_prompt(self, messages):
             return messages[0].content + "\n<model>\n"
 
+        budgets: set = set()
+
         def generate_texts(self, prompts, stop=None, max_new_tokens=None, stop_pattern=None):
+            self.budgets.add(max_new_tokens)
             out = []
             for p in prompts:
                 so_far = p.split("\n<model>\n", 1)[1]
@@ -171,10 +174,13 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
             return [(t, 0, 0, 0.0) for t in out]
 
     config = _config(tmp_path, data_dir, benchmark="bbh", tasks=["boolean_expressions"], limit=6, conditions=[],
-                     self_correct=True, self_correct_mode="tripost", answer_mode="choice", shots=0)
+                     self_correct=True, self_correct_mode="tripost", answer_mode="choice", shots=0, max_new_tokens=200)
+    from salam.selfcorrect.tripost import FEEDBACK_MAX_NEW_TOKENS
     from salam.testing import ScriptedChatModel
 
-    summary = run_benchmark(config, tmp_path / "tp", model=Fixer(), assistant_model=ScriptedChatModel())
+    fixer = Fixer()
+    summary = run_benchmark(config, tmp_path / "tp", model=fixer, assistant_model=ScriptedChatModel())
+    assert fixer.budgets == {200, FEEDBACK_MAX_NEW_TOKENS}  # --max-new-tokens caps attempts and updates
     sc = summary["self_correct"]
     assert RunDir(tmp_path / "tp").manifest()["config"]["answer_mode"] == "cot"
     truth = [row["t1"]["correct"] for row in RunDir(tmp_path / "tp").samples("self_correct").values()]

@@ -30,6 +30,7 @@ class FakeLocal:
 
     def generate_texts(self, prompts, stop=None, max_new_tokens=None, stop_pattern=None):
         self.seen += prompts
+        self.budgets = getattr(self, "budgets", []) + [max_new_tokens]
         return [(self.reply(p.split("\n<model>\n", 1)[1]), 0, 0, 0.0) for p in prompts]
 
 
@@ -116,6 +117,15 @@ def test_the_runner_stops_when_the_model_says_correct_and_counts_false_claims():
     stubborn = FakeLocal(lambda s: " In step 1 the part is wrong." if s.endswith(FEEDBACK) else "So the answer is 7.")
     (capped,) = TriPosTRunner(stubborn, max_rounds=2).run([Q])
     assert capped.rounds == 2 and capped.trajectory.count(FEEDBACK) == 3
+
+
+def test_attempts_and_updates_write_at_most_the_given_budget_and_feedback_its_own():
+    from salam.selfcorrect.tripost import FEEDBACK_MAX_NEW_TOKENS, TriPosTRunner
+
+    stubborn = FakeLocal(lambda s: " In step 1 the part is wrong." if s.endswith(FEEDBACK) else "So the answer is 7.")
+    TriPosTRunner(stubborn, max_rounds=1, max_new_tokens=100).run([Q])
+    # attempt, feedback, update, feedback
+    assert stubborn.budgets == [100, FEEDBACK_MAX_NEW_TOKENS, 100, FEEDBACK_MAX_NEW_TOKENS]
 
 
 def test_a_provider_model_cannot_run_tripost_and_a_task_without_a_script_is_named(tmp_path):
