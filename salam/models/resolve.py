@@ -54,7 +54,8 @@ def _embedded(adapter_dir: str | None, **kwargs: Any):
     from salam.models.embedded import EMBEDDED_NAME, ensure_embedded_model
     from salam.models.local import local_model_from_dir
 
-    name = EMBEDDED_NAME if adapter_dir is None else f"{EMBEDDED_NAME}+lora:{Path(adapter_dir).name}"
+    # The adapter's folder and its parent: a training's stages share names (stage2, iter-1), their runs do not.
+    name = EMBEDDED_NAME if adapter_dir is None else f"{EMBEDDED_NAME}+lora:{'/'.join(Path(adapter_dir).resolve().parts[-2:])}"
     return local_model_from_dir(ensure_embedded_model(), name=name, adapter_dir=adapter_dir, **_local_kwargs(kwargs))
 
 

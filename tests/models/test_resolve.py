@@ -50,3 +50,13 @@ def test_openai_spec_builds_a_client_with_base_url():
     pytest.importorskip("langchain_openai")
     model = resolve_chat_model("openai:some-model", base_url="http://127.0.0.1:9/v1")
     assert "127.0.0.1:9" in str(model.openai_api_base)
+
+
+def test_adapters_of_two_trainings_with_the_same_stage_name_get_different_labels(tmp_path):
+    from salam.models.resolve import model_label, resolve_chat_model
+
+    for run in ("score-a", "score-b"):
+        (tmp_path / run / "stage2").mkdir(parents=True)
+        (tmp_path / run / "stage2" / "adapter_config.json").write_text("{}")
+    labels = [model_label(resolve_chat_model(f"local+lora:{tmp_path / run / 'stage2'}")) for run in ("score-a", "score-b")]
+    assert labels == ["gemma-3-270m+lora:score-a/stage2", "gemma-3-270m+lora:score-b/stage2"]
