@@ -148,7 +148,8 @@ def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], valid
             "initial_from": base_spec if config.initial == "fixed" else previous, "corrections_from": previous,
             "samples_by_outcome": dict(outcomes), "samples": len(pairs), "kept": len(examples),
             "kept_by_outcome": dict(kept_kinds),
-            "with_memory": bool(guidelines), "settings": settings_of(config), **fields,
+            "with_memory": bool(guidelines), "questions_with_guidelines": len({q.id for q, _, _, block in pairs if block}),
+            "settings": settings_of(config), **fields,
             "validation_accuracy_t1": letter_accuracy(model, tokenizer, val, config.batch_size, config.max_length),
             "iteration_seconds": time.perf_counter() - began,
         }

@@ -67,3 +67,26 @@ def test_score_rows_carry_the_guidelines_in_attempt_two_only(memory):
     row = rows_for([question], blocks)[0]
     assert "money" not in row["prompt1"] and all("Look for who handed over the money." in p for p in row["prompts2"])
     assert rows_for([question])[0]["prompts2"][0] == correction_prompt(question, "A")
+
+
+def test_stasc_corrections_are_sampled_and_trained_with_the_guidelines_of_the_question(memory, monkeypatch):
+    import random
+
+    import numpy as np
+
+    from salam.train import stasc
+
+    question = Question(id="q1", task="demo", text="Story 1: who paid? Ann or Bob", options=["Ann", "Bob"], answer="B")
+    memory.add([rec("Story 9: who paid? Ann or Bob", guideline="Look for who handed over the money.", task="demo")])
+    seen: list[str] = []
+
+    def distributions(model, prompts, questions, *rest):
+        seen.extend(prompts)
+        return [np.array([0.5, 0.5]) for _ in prompts]
+
+    monkeypatch.setattr(stasc, "letter_distributions", distributions)
+    config = stasc.StascConfig(out="unused", n_init=4, n_corr=4)
+    pairs, _ = stasc.sample_pairs([question], None, None, config, random.Random(0), Guidelines(memory, threshold=0.3))
+    assert "money" not in seen[0] and all("Look for who handed over the money." in p for p in seen[1:])
+    examples, _ = stasc.keep(pairs, "improving")
+    assert examples and all("Look for who handed over the money." in e.prompt for e in examples)
