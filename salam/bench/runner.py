@@ -8,7 +8,7 @@ split, manifest), ``gather_step`` (the SALAM gather loop into the run's memory),
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,6 +91,11 @@ class BenchConfig:
     max_new_tokens: int | None = None
     """Tokens one chain-of-thought turn may write (``cot`` answers, ``tripost`` attempts and updates; None: 512).
     Local models only; a model that never states its answer costs this much per turn."""
+
+    @property
+    def cot_tokens(self) -> int:
+        """The token budget of one chain-of-thought turn."""
+        return self.max_new_tokens or COT_MAX_NEW_TOKENS
 
     def resolved(self) -> "BenchConfig":
         """Fill the paper's retrieval defaults and check the values that are not checked elsewhere."""
@@ -175,8 +180,10 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepare
     check_writable(run_dir)
     if resume and run.exists():
         saved, now = run.manifest()["config"], config.recorded()
-        if saved != now:
-            diff = sorted(k for k in saved if saved[k] != now.get(k))
+        # A setting added after the run was made counts as its default, so older runs still resume.
+        defaults = {f.name: f.default for f in fields(BenchConfig)}
+        diff = sorted(k for k in set(saved) | set(now) if saved.get(k, defaults.get(k)) != now.get(k))
+        if diff:
             raise SalamError(f"--resume with different settings than the run in {run_dir}: {', '.join(diff)}")
     data, checksums = load_benchmark(config.benchmark, config.tasks, config.data_dir)
     splits = split_benchmark(data, train_fraction=config.train_fraction, seed=config.seed, mode=config.split,  # type: ignore[arg-type]
@@ -240,7 +247,7 @@ def answerer_for(config: BenchConfig, model: Any) -> Any:
     from salam.answering.answerer import Answerer
 
     return Answerer(model, config.answer_mode, config.batch_size, config.shots, config.data_dir,  # type: ignore[arg-type]
-                    config.max_new_tokens or COT_MAX_NEW_TOKENS)
+                    config.cot_tokens)
 
 
 def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StageProgress | None = None) -> None:
@@ -255,7 +262,7 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
         from salam.selfcorrect.tripost import TriPosTRunner
 
         runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines, config.data_dir,
-                                    config.max_new_tokens or COT_MAX_NEW_TOKENS)
+                                    config.cot_tokens)
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()
@@ -286,7 +293,7 @@ def run_benchmark(
     config = config.resolved()
     # Everything that can be refused is refused before the manifest exists: no half-made run folders.
     model = model or resolve_chat_model(config.model, base_url=config.base_url, batch_size=config.batch_size,
-                                        max_new_tokens=(config.max_new_tokens or COT_MAX_NEW_TOKENS) if config.answer_mode == "cot"
+                                        max_new_tokens=config.cot_tokens if config.answer_mode == "cot"
                                         else ANSWER_MAX_NEW_TOKENS)
     answerer_for(config, model)
     if config.self_correct_mode == "tripost":

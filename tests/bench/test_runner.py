@@ -83,6 +83,23 @@ def test_runs_sharing_a_memory_get_their_own_namespace_even_with_the_same_folder
     assert prepare(_config(tmp_path, data_dir, memory=shared), tmp_path / "a" / "exp", resume=True).namespace == a.namespace
 
 
+def test_resume_names_a_changed_setting_and_accepts_a_run_made_before_a_setting_existed(tmp_path, data_dir):
+    import json
+
+    from salam.bench.runner import prepare
+    from salam.errors import SalamError
+
+    prep = prepare(_config(tmp_path, data_dir), tmp_path / "run")
+    with pytest.raises(SalamError, match=r"different settings than the run in .*: limit$"):
+        prepare(_config(tmp_path, data_dir, limit=7), tmp_path / "run", resume=True)
+    manifest = json.loads(prep.run.manifest_path.read_text())
+    del manifest["config"]["max_new_tokens"]  # as a run folder written before --max-new-tokens existed
+    prep.run.manifest_path.write_text(json.dumps(manifest))
+    prepare(_config(tmp_path, data_dir), tmp_path / "run", resume=True)
+    with pytest.raises(SalamError, match="max_new_tokens"):
+        prepare(_config(tmp_path, data_dir, max_new_tokens=64), tmp_path / "run", resume=True)
+
+
 def test_credentials_in_the_base_url_never_reach_the_manifest(tmp_path, data_dir):
     from salam.bench.runner import prepare
 
