@@ -33,7 +33,7 @@ def main() -> None:
         results = TwoAttemptRunner(resolve_chat_model(manifest["spec"]), "choice").run(validation)
         t1 = sum(r.t1.correct for r in results) / len(results)
         t2 = sum(r.t2.correct for r in results) / len(results)
-        measured = manifest.get("validation") or manifest.get("validation_accuracy")
+        measured = manifest.get("validation") or manifest.get("validation_accuracy") or manifest.get("validation_accuracy_t1")
         measured = measured[-1] if isinstance(measured, list) else measured
         print(f"{folder}: {len(results)} validation questions, spec Acc@t1 {t1:.3f} Acc@t2 {t2:.3f}; training measured {measured}")
 

@@ -8,7 +8,7 @@ split, manifest), ``gather_step`` (the SALAM gather loop into the run's memory),
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -181,7 +181,7 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepare
     if resume and run.exists():
         saved, now = run.manifest()["config"], config.recorded()
         # A setting added after the run was made counts as its default, so older runs still resume.
-        defaults = {f.name: f.default for f in fields(BenchConfig)}
+        defaults = BenchConfig(benchmark=config.benchmark).recorded()
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k, defaults.get(k)) != now.get(k))
         if diff:
             raise SalamError(f"--resume with different settings than the run in {run_dir}: {', '.join(diff)}")

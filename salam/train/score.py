@@ -356,7 +356,7 @@ def _generate_setup(config: ScoreConfig, model: Any, tokenizer: Any, train: list
     from salam.train.score_generate import frozen_start, generate_accuracy
 
     reference_model = reference_model if reference_model is not None else frozen_start(config)
-    return {"reference": reference_model,"dataset": Dataset.from_list([{"index": i} for i in range(len(train))]),
+    return {"reference": reference_model, "dataset": Dataset.from_list([{"index": i} for i in range(len(train))]),
             "collate": lambda rows: {"questions": [train[r["index"]] for r in rows]},
             "sampling": {"reference": reference_model, "tokenizer": tokenizer, "generations": config.generations,
                          "temperature": config.temperature, "guidance": guidance},
