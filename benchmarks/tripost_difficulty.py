@@ -1,7 +1,8 @@
 """TriPosT on generated questions: seen (trained) vs unseen (harder, never trained) difficulty.
 
 Run: python benchmarks/tripost_difficulty.py --model local+lora:runs/tripost/sft --model local+lora:runs/tripost/iter-1 \
-         [--per-difficulty 5] [--max-rounds 3] [--out benchmarks/results/tripost_difficulty.md]
+         [--tasks multistep_arithmetic_two,boolean_expressions,dyck_languages] [--per-difficulty 5] [--max-rounds 3] \
+         [--max-new-tokens 256] [--out benchmarks/results/tripost_difficulty.md]
 
 For each script task, questions are generated at each seen and each unseen difficulty with a seed no
 training run uses ("test"), then each model runs the TriPosT protocol (attempt → own feedback → update,
@@ -18,11 +19,12 @@ import time
 from pathlib import Path
 
 
-def questions(per_difficulty: int, split: str) -> list:
+def questions(tasks: list[str], per_difficulty: int, split: str) -> list:
     from salam.feedback.scripts import SCRIPTS
 
     out = []
-    for task, script in SCRIPTS.items():
+    for task in tasks:
+        script = SCRIPTS[task]
         rng = random.Random(f"test-{split}-{task}")
         for difficulty in (script.seen if split == "seen" else script.unseen):
             out += [script.generate(rng, difficulty, i) for i in range(per_difficulty)]
@@ -34,28 +36,37 @@ def main() -> None:
     parser.add_argument("--model", action="append", required=True)
     parser.add_argument("--per-difficulty", type=int, default=5)
     parser.add_argument("--max-rounds", type=int, default=3)
+    parser.add_argument("--tasks", default="", help="comma-separated script tasks (default: all four)")
+    parser.add_argument("--max-new-tokens", type=int, default=0, help="per attempt or update (default: the CoT budget)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tripost_difficulty.md"))
     args = parser.parse_args()
 
     from salam._util.quiet import quiet_libraries
     from salam.answering.cot import COT_MAX_NEW_TOKENS
+    from salam.feedback.scripts import SCRIPTS
     from salam.models import resolve_chat_model
     from salam.selfcorrect.metrics import summarise_two_attempts
     from salam.selfcorrect.tripost import TriPosTRunner
 
     quiet_libraries()
+    tasks = [t for t in args.tasks.split(",") if t] or list(SCRIPTS)
+    unknown = [t for t in tasks if t not in SCRIPTS]
+    if unknown:
+        raise SystemExit(f"error: no script for {', '.join(unknown)}; script tasks: {', '.join(SCRIPTS)}")
+    budget = args.max_new_tokens or COT_MAX_NEW_TOKENS
     lines = ["# TriPosT on generated questions: seen vs unseen difficulty", "",
              f"Command: `python benchmarks/tripost_difficulty.py {' '.join('--model ' + m for m in args.model)} "
-             f"--per-difficulty {args.per_difficulty} --max-rounds {args.max_rounds}` · {platform.machine()}, CPU · "
+             f"--tasks {','.join(tasks)} --per-difficulty {args.per_difficulty} --max-rounds {args.max_rounds} "
+             f"--max-new-tokens {budget}` · {platform.machine()}, CPU · "
              "questions from the scripts' generators with the seed 'test' (training uses others)", "",
              "| model | split | n | Acc@t1 % | Acc@final % | Δ points | Δi→c % | Δc→i % | final vs t1 (b/c, p) | mean updates | wrong declared correct | s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for spec in args.model:
-        model = resolve_chat_model(spec, max_new_tokens=COT_MAX_NEW_TOKENS, batch_size=8)
+        model = resolve_chat_model(spec, max_new_tokens=budget, batch_size=8)
         for split in ("seen", "unseen"):
-            qs = questions(args.per_difficulty, split)
+            qs = questions(tasks, args.per_difficulty, split)
             began = time.perf_counter()
-            results = TriPosTRunner(model, args.max_rounds).run(qs)
+            results = TriPosTRunner(model, args.max_rounds, max_new_tokens=budget).run(qs)
             seconds = time.perf_counter() - began
             summary = summarise_two_attempts([(r.task, r.t1.correct, r.t2.correct) for r in results])
             m, test = summary["macro"], summary["pooled"]["mcnemar_t2_vs_t1"]
