@@ -231,7 +231,7 @@ def tripost(
     limit: int = typer.Option(40, "--limit", min=1, help="Training questions per task (generated for script tasks, else the train split)."),
     iterations: int = typer.Option(2, "--iterations", min=1, help="Rollout-edit-train rounds after the supervised start (paper: 3)."),
     max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Editing rounds per trajectory."),
-    improve_ratio: float = typer.Option(1.5, "--improve-ratio", min=0.01, help="Improvement : non-improvement examples."),
+    improve_ratio: float = typer.Option(1.5, "--improve-ratio", min=0.01, help="Improvement : non-improvement, at most (as many gold as non-improvement)."),
     feedback_weight: float = typer.Option(1.5, "--feedback-weight", min=0.0, help="Loss weight of feedback and update tokens."),
     feedback: str = typer.Option("script", "--feedback", callback=one_of("script", "assistant"), help="Feedback module: script (exact step checkers) or assistant (a chat model writes feedback and update)."),
     assistant: str = typer.Option("local", "--assistant", help="Model spec of the assistant feedback module."),

@@ -65,7 +65,7 @@ class TriPostConfig(TrainConfig):
     max_rounds: int = MAX_ROUNDS
     """Editing rounds per trajectory (paper: 5)."""
     improve_ratio: float = 1.5
-    """Improvement : non-improvement examples after rebalancing (paper: 1.5)."""
+    """Improvement : non-improvement examples after rebalancing, at most (paper: 1.5); gold ones match the non-improvement count."""
     feedback_weight: float = 1.5
     """Loss weight of feedback and update tokens (paper: 1.5)."""
     temperature: float = 1.0

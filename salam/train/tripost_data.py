@@ -9,16 +9,20 @@ last round is still wrong. The rest become examples in the turn format of
 :mod:`salam.selfcorrect.tripost`:
 
 - *improvement*: the attempt (and earlier rounds) as context with loss weight 0 — the model must not
-  learn its wrong steps — then one round's feedback and update with weight ``feedback_weight``;
-  the last round also teaches ``Feedback: All steps are correct.``
-- *non-improvement*: a correct attempt (weight 1) and ``Feedback: All steps are correct.``.
+  learn its wrong steps — then one round's feedback and update with weight ``feedback_weight``.
+- *non-improvement*: a correct attempt (weight 1) and ``Feedback: All steps are correct.``; and the
+  end of an edited trajectory: everything before as context (weight 0), then that feedback.
 
-Rebalancing keeps improvement : non-improvement at ``improve_ratio`` : 1, dropping surplus
-non-improvement examples or adding gold rationales with "correct" feedback where they are short.
+Rebalancing, as the authors' code does it (jasonyux/TriPosT, ``improve_data_ratio``): at most
+``len(improvement) / improve_ratio`` non-improvement examples (sampled), then as many gold rationales
+with "correct" feedback as non-improvement examples were kept — gold never fills a shortfall, or a
+model with few right attempts would see "all steps are correct" far more often than a named error
+and learn to say it after everything (measured: ``benchmarks/results/tripost.md``).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,13 +69,12 @@ def examples_of(trajectory: Trajectory, feedback_weight: float) -> tuple[list[Co
     if not trajectory.rounds:
         return [], [CompletionExample(prompt, ((text, 1.0), (feedback_turn(ALL_CORRECT), feedback_weight)))]
     improvement = []
-    for i, r in enumerate(trajectory.rounds):
+    for r in trajectory.rounds:
         turn = feedback_turn(r.feedback.text()) + update_turn(r.update)
-        last = i == len(trajectory.rounds) - 1
-        parts = ((text, 0.0), (turn, feedback_weight)) + (((feedback_turn(ALL_CORRECT), feedback_weight),) if last else ())
-        improvement.append(CompletionExample(prompt, parts, ends_turn=last))  # earlier rounds go on to the next feedback
+        # the model goes on to write the next feedback: the turn does not end here
+        improvement.append(CompletionExample(prompt, ((text, 0.0), (turn, feedback_weight)), ends_turn=False))
         text += turn
-    return improvement, []
+    return improvement, [CompletionExample(prompt, ((text, 0.0), (feedback_turn(ALL_CORRECT), feedback_weight)))]
 
 
 def gold_steps(question: Question) -> list[str]:
@@ -90,10 +93,10 @@ def gold_example(question: Question, feedback_weight: float) -> CompletionExampl
 
 def rebalance(improvement: list[CompletionExample], other: list[CompletionExample], gold: list[CompletionExample],
               ratio: float, rng: random.Random) -> tuple[list[CompletionExample], Counter]:
-    """Improvement : non-improvement = ``ratio`` : 1 (surplus non-improvement dropped, gold added when short)."""
-    want = round(len(improvement) / ratio) if improvement else len(other)
+    """At most ``len(improvement) / ratio`` non-improvement examples, and as many gold ones as those kept."""
+    want = math.ceil(len(improvement) / ratio) if improvement else len(other)
     other = rng.sample(other, want) if len(other) > want else other
-    added = gold[: max(0, want - len(other))]
+    added = gold[: len(other)]
     mixed = improvement + other + added
     rng.shuffle(mixed)
     return mixed, Counter({"improvement": len(improvement), "non-improvement": len(other), "gold": len(added)})

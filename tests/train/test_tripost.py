@@ -44,11 +44,14 @@ def test_a_wrong_step_is_fixed_the_model_continues_and_the_trajectory_splits_int
     assert t.outcome == "improved" and len(t.rounds) == 1 and t.rounds[0].feedback.step == 2
     assert t.rounds[0].update == GOLD[1:]
     improvement, other = examples_of(t, feedback_weight=1.5)
-    assert other == [] and len(improvement) == 1
+    assert len(improvement) == 1 and len(other) == 1
     parts = improvement[0].parts
-    assert parts[0] == ("\n".join(t.attempt), 0.0)  # the wrong attempt is context, never a target
+    assert parts[0] == ("\n".join(t.attempt), 0.0) and len(parts) == 2  # the wrong attempt is context, never a target
     assert parts[1][1] == 1.5 and parts[1][0].startswith(f"\n{FEEDBACK} In step 2 the part \"(1 + 6) = 6\" is incorrect.")
-    assert f"\n{UPDATE}\n" + GOLD[1] in parts[1][0] and parts[2] == (f"\n{FEEDBACK} All steps are correct.", 1.5)
+    assert f"\n{UPDATE}\n" + GOLD[1] in parts[1][0] and not improvement[0].ends_turn  # the next feedback follows
+    # the trajectory's end is a non-improvement example, as in the authors' code: all before it is context
+    assert other[0].parts == (("\n".join(t.attempt) + parts[1][0], 0.0), (f"\n{FEEDBACK} All steps are correct.", 1.5))
+    assert other[0].ends_turn
 
 
 @pytest.mark.parametrize("continuation, outcome, rounds", [
@@ -91,12 +94,17 @@ def test_correct_attempts_become_non_improvement_examples_and_unreadable_steps_a
     assert improvement == [] and other[0].parts == (("\n".join(GOLD), 1.0), (f"\n{FEEDBACK} All steps are correct.", 1.5))
 
 
-def test_rebalancing_keeps_the_improvement_ratio_with_gold_when_short():
+def test_rebalancing_caps_non_improvement_at_the_ratio_and_adds_as_many_gold():
+    """The authors' rule: non-improvement ≤ ⌈improvement / ratio⌉, gold = non-improvement kept (never a filler)."""
     ex = lambda name: CompletionExample(name, ((name, 1.0),))  # noqa: E731
-    mixed, kinds = rebalance([ex(f"i{k}") for k in range(3)], [ex(f"o{k}") for k in range(10)], [], 1.5, random.Random(0))
-    assert (kinds["improvement"], kinds["non-improvement"], kinds["gold"]) == (3, 2, 0) and len(mixed) == 5
-    mixed, kinds = rebalance([ex(f"i{k}") for k in range(6)], [ex("o")], [ex(f"g{k}") for k in range(9)], 1.5, random.Random(0))
-    assert (kinds["non-improvement"], kinds["gold"]) == (1, 3)
+    gold = [ex(f"g{k}") for k in range(9)]
+    mixed, kinds = rebalance([ex(f"i{k}") for k in range(3)], [ex(f"o{k}") for k in range(10)], gold, 1.5, random.Random(0))
+    assert (kinds["improvement"], kinds["non-improvement"], kinds["gold"]) == (3, 2, 2) and len(mixed) == 7
+    mixed, kinds = rebalance([ex(f"i{k}") for k in range(6)], [ex("o")], gold, 1.5, random.Random(0))
+    assert (kinds["non-improvement"], kinds["gold"]) == (1, 1) and len(mixed) == 8
+    # last session's iteration: 32 improvement, 17 non-improvement (16 ends of edited trajectories + 1 right attempt)
+    _, kinds = rebalance([ex(f"i{k}") for k in range(32)], [ex(f"o{k}") for k in range(17)], gold * 3, 1.5, random.Random(0))
+    assert (kinds["non-improvement"], kinds["gold"]) == (17, 17)
 
 
 def test_the_runner_stops_when_the_model_says_correct_and_counts_false_claims():
