@@ -17,6 +17,8 @@ and training folders) that each have their own owner; it reads both through thos
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +97,7 @@ def table(title: str, rows: list[Row], references: list[str]) -> list[str]:
         cells = [row.label, f"`{s['model']}`", f"{100 * m['acc_t1']:.1f}", f"{100 * m['acc_t2']:.1f}", f"{100 * m['delta']:+.1f}",
                  f"{100 * m['delta_i_to_c']:.1f}", f"{100 * m['delta_c_to_i']:.1f}", _p(m['mcnemar_t2_vs_t1']['p_value']).lstrip("= ")]
         cells += ["—" if r == row.label else versus(correct[row.label], correct[r]) for r in refs]
-        cells += [f"{seconds / 60:.1f}" if row.trainings else "—", f"{peak / 1024:.1f}" if row.trainings else "—"]
+        cells += [f"{seconds / 60:.1f}" if row.trainings else "—", f"{peak / 1000:.1f}" if row.trainings else "—"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -109,6 +111,8 @@ def main() -> None:
     args = parser.parse_args()
 
     lines = ["# Self-correction methods on the same questions", "",
+             f"Command: `{shlex.join(['python', 'benchmarks/methods_table.py', *sys.argv[1:]])}` "
+             "(the run folders' own commands: `score.md`, `self_correction.md`, `tripost.md`).", "",
              "Macro over tasks; McNemar exact, paired by question id; training time = the method's own "
              "training folders plus the ones it was built on, as listed (manifests' stage/iteration seconds).", ""]
     from salam.errors import SalamError
