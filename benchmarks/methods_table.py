@@ -61,12 +61,12 @@ def t2_correct(run: Path) -> dict[str, bool]:
 
 def versus(a: dict[str, bool], b: dict[str, bool]) -> str:
     """b/c = only the row right / only the reference right, exact McNemar p."""
-    from salam.bench.metrics import mcnemar
+    from salam.bench.metrics import paired_mcnemar
 
-    shared = [q for q in a if q in b]
-    if not shared:
+    paired = paired_mcnemar(a, b)
+    if paired is None:
         return "—"
-    test = mcnemar([a[q] for q in shared], [b[q] for q in shared])
+    test = paired[1]
     return f"{test['b']}/{test['c']}, p {_p(test['p_value'])}"
 
 

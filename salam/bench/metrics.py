@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from salam.types import Question
 
@@ -35,6 +35,14 @@ def mcnemar(baseline: Sequence[bool], treatment: Sequence[bool]) -> dict[str, fl
         return {"b": 0, "c": 0, "p_value": 1.0}
     tail = sum(math.comb(n, i) for i in range(0, min(b, c) + 1)) / 2**n
     return {"b": b, "c": c, "p_value": min(1.0, 2 * tail)}
+
+
+def paired_mcnemar(baseline: Mapping[str, bool], treatment: Mapping[str, bool]) -> tuple[int, dict[str, float]] | None:
+    """(questions paired, McNemar) of two runs' outcomes keyed by question id, on the ids both have; None if none."""
+    shared = [q for q in baseline if q in treatment]
+    if not shared:
+        return None
+    return len(shared), mcnemar([baseline[q] for q in shared], [treatment[q] for q in shared])
 
 
 def _is_stereotyped_answer(question: Question, letter: str) -> bool:

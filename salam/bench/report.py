@@ -163,7 +163,7 @@ def compare(run_dirs: Sequence[Path]) -> str:
 
 def _versus_first(runs: Sequence[RunDir], conditions: Sequence[str]) -> list[str]:
     """McNemar of every run against the first, per condition and for the self-correction attempts."""
-    from salam.bench.metrics import mcnemar
+    from salam.bench.metrics import paired_mcnemar
     from salam.bench.rundir import SELF_CORRECT
 
     if len(runs) < 2:
@@ -177,11 +177,10 @@ def _versus_first(runs: Sequence[RunDir], conditions: Sequence[str]) -> list[str
         if base_sc and run_sc:
             pairs += [("Acc@t1", base_sc, run_sc, lambda r: r["t1"]["correct"]), ("Acc@t2", base_sc, run_sc, lambda r: r["t2"]["correct"])]
         for what, a, b, correct in pairs:
-            shared = [q for q in a if q in b]
-            if not shared:
-                continue
-            test = mcnemar([bool(correct(a[q])) for q in shared], [bool(correct(b[q])) for q in shared])
-            lines.append(f"| {md(run.path.name)} | {what} | {len(shared)} | {test['b']}/{test['c']} | {test['p_value']:.3f} |")
+            paired = paired_mcnemar({q: bool(correct(r)) for q, r in a.items()}, {q: bool(correct(r)) for q, r in b.items()})
+            if paired:
+                n, test = paired
+                lines.append(f"| {md(run.path.name)} | {what} | {n} | {test['b']}/{test['c']} | {test['p_value']:.3f} |")
     return lines
 
 
