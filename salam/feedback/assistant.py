@@ -42,28 +42,69 @@ class AssistantFeedback:
     """The update is the assistant's own rewrite (a script's update is one step the main model continues)."""
 
     def check(self, question: Question, rationale: str) -> StepFeedback:
-        steps = steps_of(rationale)
-        if is_correct(question, extract_cot(question, rationale)):
-            return StepFeedback("correct")
-        if not steps:
-            return StepFeedback("wrong", 1, "", "There are no steps.")
-        prompt = load_prompt("tripost_feedback").format(answer=_target(question), question=question.render(),
-                                                        steps=_numbered(steps))
-        reply = str(self.model.invoke(prompt).content).strip()
-        named = _NAMED.search(reply)
-        if named and 1 <= int(named.group(1)) <= len(steps) + 1:
-            return StepFeedback("wrong", int(named.group(1)), named.group(2), named.group(3).strip())
-        loose = _STEP_ONLY.search(reply)
-        if loose and 1 <= int(loose.group(1)) <= len(steps) + 1:
-            return StepFeedback("wrong", int(loose.group(1)), "", loose.group(0).strip())
-        return StepFeedback("unparseable", why="the assistant's feedback names no step")
+        return self.check_many([question], [rationale])[0]
 
     def update(self, question: Question, steps: list[str], feedback: StepFeedback) -> list[str]:
-        """The assistant's steps from the faulty one on; its last line states the correct answer."""
-        at = max(1, feedback.step or 1)
-        prompt = load_prompt("tripost_update").format(step=at, feedback=feedback.text(), answer=_target(question),
-                                                      question=question.render(), steps=_numbered(steps))
-        reply = str(self.model.invoke(prompt).content)
-        written = [re.sub(r"^\d+[.)]\s*", "", line).strip() for line in reply.splitlines() if line.strip()]
-        answered = next((i for i, line in enumerate(written) if final_answer(line) is not None), None)
-        return written if answered is None else written[: answered + 1]
+        return self.update_many([question], [steps], [feedback])[0]
+
+    def check_many(self, questions: list[Question], rationales: list[str]) -> list[StepFeedback]:
+        """Exact verdicts; the wrong rationales' first wrong step named by the assistant in one batched call."""
+        verdicts: list[StepFeedback | None] = [None] * len(questions)
+        asked: list[tuple[int, list[str]]] = []
+        prompts = []
+        for i, (question, rationale) in enumerate(zip(questions, rationales)):
+            steps = steps_of(rationale)
+            if is_correct(question, extract_cot(question, rationale)):
+                verdicts[i] = StepFeedback("correct")
+            elif not steps:
+                verdicts[i] = StepFeedback("wrong", 1, "", "There are no steps.")
+            else:
+                asked.append((i, steps))
+                prompts.append(load_prompt("tripost_feedback").format(answer=_target(question), question=question.render(),
+                                                                       steps=_numbered(steps)))
+        for (i, steps), reply in zip(asked, self._replies(prompts, stop=["\n"])):
+            verdicts[i] = _named_step(reply, steps)
+        return [v for v in verdicts if v is not None]
+
+    def update_many(self, questions: list[Question], steps: list[list[str]], feedbacks: list[StepFeedback]) -> list[list[str]]:
+        """The assistant's steps from each faulty one on (one batched call); the last line states the correct answer."""
+        prompts = [load_prompt("tripost_update").format(step=max(1, f.step or 1), feedback=f.text(), answer=_target(q),
+                                                        question=q.render(), steps=_numbered(s))
+                   for q, s, f in zip(questions, steps, feedbacks)]
+        return [_rewritten(reply) for reply in self._replies(prompts)]
+
+    def _replies(self, prompts: list[str], stop: list[str] | None = None) -> list[str]:
+        # A local model's batch() is one left-padded generate per batch; a provider's, LangChain's thread pool.
+        return [str(m.content).strip() for m in self.model.batch(prompts, stop=stop)] if prompts else []
+
+
+def _named_step(reply: str, steps: list[str]) -> StepFeedback:
+    """The step the assistant names, made to fit the rationale; a reply naming none is unparseable.
+
+    The prompt ends ``Feedback: In step``, so the reply usually starts with the number. A small assistant
+    often quotes a part the step does not contain or names a step past the last one: the exact reward
+    already says the stated answer is wrong, so a step past an answered rationale is its answer step, and
+    a quote that is not in the step becomes the whole step.
+    """
+    reply = reply.strip()
+    if not re.match(r"in step\b", reply, re.IGNORECASE):
+        reply = f"In step {reply}"
+    named = _NAMED.search(reply) or _STEP_ONLY.search(reply)
+    if not named:
+        return StepFeedback("unparseable", why="the assistant's feedback names no step")
+    number, why = int(named.group(1)), (named.group(3) if named.re is _NAMED else named.group(0)).strip()
+    answered = bool(steps) and final_answer(steps[-1]) is not None
+    if number < 1 or number > len(steps) + 1:
+        return StepFeedback("unparseable", why=f"the assistant names step {number} of {len(steps)}")
+    if number > len(steps) and answered:
+        number = len(steps)
+    if number > len(steps):
+        return StepFeedback("wrong", number, "", why)
+    part = named.group(2) if named.re is _NAMED and named.group(2) and named.group(2).lower() in steps[number - 1].lower() else steps[number - 1]
+    return StepFeedback("wrong", number, part, why)
+
+
+def _rewritten(reply: str) -> list[str]:
+    written = [re.sub(r"^\d+[.)]\s*", "", line).strip() for line in reply.splitlines() if line.strip()]
+    answered = next((i for i, line in enumerate(written) if final_answer(line) is not None), None)
+    return written if answered is None else written[: answered + 1]

@@ -84,6 +84,14 @@ class ScriptTask(ABC):
     continues_with_model = True
     """The update is the correct step in place of the faulty one; the main model writes on from there."""
 
+    def check_many(self, questions: list[Question], rationales: list[str]) -> list[StepFeedback]:
+        """``check`` over a batch (the interface rollouts call; a chat-model module batches its calls here)."""
+        return [self.check(q, r) for q, r in zip(questions, rationales)]
+
+    def update_many(self, questions: list[Question], steps: list[list[str]], feedbacks: list[StepFeedback]) -> list[list[str]]:
+        """``update`` over a batch."""
+        return [self.update(q, s, f) for q, s, f in zip(questions, steps, feedbacks)]
+
     def rationale(self, question: Question) -> str:
         return join_steps(self.solve(question))
 

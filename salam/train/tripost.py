@@ -217,27 +217,22 @@ def rollouts(model: Any, questions: list[Question], max_rounds: int, module: Any
     budget = token_budget(["\n".join(gold_steps(q)) for q in questions])
     attempts = continue_turn(model, prompts, [""] * len(questions), STOP_STEPS, budget, ANSWER_END)
     trajectories = [Trajectory(q, attempt_steps(a)) for q, a in zip(questions, attempts)]
-    pending = {}
-    for i, t in enumerate(trajectories):
-        verdict = _judge(t, module.check(t.question, join_steps(t.attempt)), None)
-        if verdict is not None:
-            pending[i] = verdict
+    pending = _judge_all(trajectories, range(len(trajectories)), module, {})
     for _ in range(max_rounds):
         if not pending:
             break
         order = list(pending)
-        given = {i: module.update(trajectories[i].question, full_steps(trajectories[i]), pending[i]) for i in order}
+        given = dict(zip(order, module.update_many([trajectories[i].question for i in order],
+                                                   [full_steps(trajectories[i]) for i in order], [pending[i] for i in order])))
         continued = dict.fromkeys(order, "")
         if module.continues_with_model:
             so_far = [_written(trajectories[i]) + feedback_turn(pending[i].text()) + f"\n{UPDATE}\n" + "\n".join(given[i]) + "\n"
                       for i in order]
             continued = dict(zip(order, continue_turn(model, [prompts[i] for i in order], so_far, STOP_STEPS, budget, ANSWER_END)))
         for i in order:
-            t, fb = trajectories[i], pending.pop(i)
-            t.rounds.append(Round(fb, given[i] + (attempt_steps(continued[i]) if continued[i] else [])))
-            verdict = _judge(t, module.check(t.question, join_steps(full_steps(t))), fb)
-            if verdict is not None:
-                pending[i] = verdict
+            update = given[i] + (attempt_steps(continued[i]) if continued[i] else [])
+            trajectories[i].rounds.append(Round(pending[i], update))
+        pending = _judge_all(trajectories, order, module, pending)
     for i in pending:
         trajectories[i].outcome = "never correct"
     return trajectories
@@ -248,6 +243,19 @@ def token_budget(gold_rationales: list[str]) -> int:
     so an attempt that never stops costs a bounded time instead of the full chain-of-thought budget."""
     longest = max((len(r) for r in gold_rationales), default=0)
     return min(COT_MAX_NEW_TOKENS, int(1.5 * longest / 2.5) + 32)
+
+
+def _judge_all(trajectories: list[Trajectory], indices: Any, module: Any, before: dict[int, Any]) -> dict[int, Any]:
+    """Check the given trajectories as they now stand (one batched call); those due another round, with their feedback."""
+    indices = list(indices)
+    checks = module.check_many([trajectories[i].question for i in indices],
+                               [join_steps(full_steps(trajectories[i])) for i in indices])
+    pending = {}
+    for i, feedback in zip(indices, checks):
+        verdict = _judge(trajectories[i], feedback, before.get(i))
+        if verdict is not None:
+            pending[i] = verdict
+    return pending
 
 
 def _judge(t: Trajectory, feedback: Any, before: Any) -> Any:

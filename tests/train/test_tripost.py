@@ -199,9 +199,28 @@ def test_the_assistant_module_names_a_step_and_rewrites_from_it():
     wrong = "The old man forgot, as old men do.\nSo the answer is (A)."
     feedback = module.check(mc, wrong)
     assert (feedback.verdict, feedback.step, feedback.part) == ("wrong", 1, "the old man forgot")
-    assert "The correct final answer is: (C)" in helper.prompts[0]
+    assert "the correct answer is (C)" in helper.prompts[0] and helper.prompts[0].endswith("Feedback: In step")
     assert module.update(mc, wrong.splitlines(), feedback) == ["The text does not say who forgot.", "So the answer is (C)."]
     (t,) = rollouts(FakeLocal(lambda s: wrong), [mc], 5, module)
     assert t.outcome == "improved" and len(t.rounds) == 1 and t.rounds[0].update[-1] == "So the answer is (C)."
     silent = AssistantFeedback(ScriptedChatModel(replies=["I am not sure."]))
     assert silent.check(mc, wrong).verdict == "unparseable"
+
+
+def test_a_small_assistants_feedback_is_made_to_fit_the_rationale():
+    """The reply continues "Feedback: In step"; a quote the step lacks becomes the whole step; a step past an
+    answered rationale is its (wrong) answer step; a step far outside is unparseable. Checks are one batch."""
+    from salam.feedback.assistant import AssistantFeedback
+    from salam.testing import ScriptedChatModel
+
+    mc = Question(id="m", task="Age", text="Who forgot?", options=["The old man", "The boy", "Unknown"], answer="C")
+    steps = "The old man forgot, as old men do.\nSo the answer is (A)."
+    replies = {"1": ' 1, the part "2 + 3 = 5" is incorrect. Age says nothing.', "2": ' 3 the part "x" is incorrect. No.',
+               "3": " 9 is wrong."}
+    helper = ScriptedChatModel(reply_fn=lambda p: replies[p.split("Who forgot? #", 1)[1][0]])
+    questions = [Question(id=str(i), task="Age", text=f"Who forgot? #{i}", options=mc.options, answer="C") for i in "123"]
+    copied, past, outside = AssistantFeedback(helper).check_many(questions, [steps] * 3)
+    assert (copied.step, copied.part, copied.why) == (1, "The old man forgot, as old men do.", "Age says nothing.")
+    assert copied.text().startswith('In step 1 the part "The old man forgot, as old men do." is incorrect.')
+    assert (past.verdict, past.step, past.part) == ("wrong", 2, "So the answer is (A).")
+    assert outside.verdict == "unparseable" and len(helper.prompts) == 3
