@@ -67,11 +67,11 @@ class AssistantFeedback:
         return [v for v in verdicts if v is not None]
 
     def update_many(self, questions: list[Question], steps: list[list[str]], feedbacks: list[StepFeedback]) -> list[list[str]]:
-        """The assistant's steps from each faulty one on (one batched call); the last line states the correct answer."""
+        """The assistant's steps from each faulty one on (one batched call), ending with the correct answer."""
         prompts = [load_prompt("tripost_update").format(step=max(1, f.step or 1), feedback=f.text(), answer=_target(q),
                                                         question=q.render(), steps=_numbered(s))
                    for q, s, f in zip(questions, steps, feedbacks)]
-        return [_rewritten(reply) for reply in self._replies(prompts)]
+        return [_rewritten(reply, _target(q)) for q, reply in zip(questions, self._replies(prompts))]
 
     def _replies(self, prompts: list[str], stop: list[str] | None = None) -> list[str]:
         # A local model's batch() is one left-padded generate per batch; a provider's, LangChain's thread pool.
@@ -104,7 +104,19 @@ def _named_step(reply: str, steps: list[str]) -> StepFeedback:
     return StepFeedback("wrong", number, part, why)
 
 
-def _rewritten(reply: str) -> list[str]:
-    written = [re.sub(r"^\d+[.)]\s*", "", line).strip() for line in reply.splitlines() if line.strip()]
-    answered = next((i for i, line in enumerate(written) if final_answer(line) is not None), None)
-    return written if answered is None else written[: answered + 1]
+MAX_UPDATE_STEPS = 4
+"""Reasoning lines kept from an assistant's rewrite, before the answer line salam writes."""
+
+
+def _rewritten(reply: str, target: str) -> list[str]:
+    """The assistant's reasoning lines (numbering, repeats and bare ``Step N:`` headers dropped, at most
+    ``MAX_UPDATE_STEPS``), then ``So the answer is <target>.``.
+
+    The answer line is salam's, not the assistant's: the improvement module is told the correct answer,
+    and the embedded 270M assistant ended its rewrite with it in 5 of 144 BBQ updates (the rest were
+    dropped as "no progress", leaving 4 training steps), so its own answer line is not waited for.
+    """
+    lines = [re.sub(r"^\d+[.)]\s*", "", line).strip() for line in reply.splitlines()]
+    lines = [line for line in lines if line and not re.fullmatch(r"step \d+:?", line, re.IGNORECASE)]
+    answered = next((i for i, line in enumerate(lines) if final_answer(line) is not None), len(lines))
+    return list(dict.fromkeys(lines[:answered]))[:MAX_UPDATE_STEPS] + [f"So the answer is {target}."]

@@ -99,10 +99,11 @@ def training_questions(config: TriPostConfig, stage: str) -> list[Question]:
 def feedback_modules(config: TriPostConfig) -> dict[str, Any]:
     """The feedback module of each task; a task no module can serve is a one-line error naming the modules."""
     if config.feedback == "assistant":
-        from salam.feedback.assistant import AssistantFeedback
+        from salam.feedback.assistant import MAX_UPDATE_STEPS, AssistantFeedback
         from salam.models import resolve_chat_model
 
-        helper = AssistantFeedback(resolve_chat_model(config.assistant, max_new_tokens=256))
+        # ~32 tokens a reasoning line: the rewrite keeps MAX_UPDATE_STEPS lines, so a longer reply is never used
+        helper = AssistantFeedback(resolve_chat_model(config.assistant, max_new_tokens=32 * MAX_UPDATE_STEPS))
         return {task: helper for task in config.tasks}
     if config.feedback != "script":
         raise SalamError(f"unknown feedback module {config.feedback!r}: script or assistant")
@@ -162,8 +163,12 @@ def _iteration(config: TriPostConfig, modules: dict[str, Any], number: int, prev
     model = resolve_chat_model(previous, temperature=config.temperature, max_new_tokens=COT_MAX_NEW_TOKENS,
                                batch_size=max(8, config.batch_size * config.grad_accum))
     # One task at a time, so each gets its own token budget (a word sort writes far more than a Boolean).
-    trajectories = [t for task in config.tasks
-                    for t in rollouts(model, [q for q in questions if q.task == task], config.max_rounds, modules[task])]
+    trajectories = []
+    for task in config.tasks:
+        done = rollouts(model, [q for q in questions if q.task == task], config.max_rounds, modules[task])
+        trajectories += done
+        log(f"iteration {number}: {task} rollouts {dict(Counter(t.outcome for t in done))} "
+            f"({time.perf_counter() - began:.0f} s so far)")
     rollout_seconds = time.perf_counter() - began
     outcomes = Counter(t.outcome for t in trajectories)
     log(f"iteration {number}: {len(trajectories)} rollouts {dict(outcomes)} in {rollout_seconds:.0f} s")

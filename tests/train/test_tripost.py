@@ -224,3 +224,5 @@ def test_a_small_assistants_feedback_is_made_to_fit_the_rationale():
     assert copied.text().startswith('In step 1 the part "The old man forgot, as old men do." is incorrect.')
     assert (past.verdict, past.step, past.part) == ("wrong", 2, "So the answer is (A).")
     assert outside.verdict == "unparseable" and len(helper.prompts) == 3
+    rambling = AssistantFeedback(ScriptedChatModel(replies=["1. The African one\nStep 2:\nThe African one\n2. So the answer is (A)."]))
+    assert rambling.update(mc, steps.splitlines(), past) == ["The African one", "So the answer is (C)."]
