@@ -8,7 +8,8 @@ log-probabilities of `` All`` (the start of "All steps are correct.") and `` In`
 the part ... is incorrect.") in one forward pass per batch. P(wrong) is the softmax over the two.
 
 - AUROC of P(wrong) against the attempt being wrong: 0.5 = no signal, 1.0 = a perfect checker.
-- Mean P(wrong) on right and on wrong attempts, and how many attempts greedy decoding would call wrong.
+- Mean P(wrong) on right and on wrong attempts, and how many attempts have P(wrong) > 0.5 (" In" above " All";
+  greedy decoding may still pick a third token).
 
     python benchmarks/tripost_feedback_signal.py --out benchmarks/results/tripost_feedback_signal.md \\
         --row LABEL BENCH_RUN MODEL_SPEC [--row ...]
@@ -70,7 +71,7 @@ def main() -> None:
              "P(wrong) = the model's next-token probability of ` In` (\"In step N ... is incorrect\") against ` All`",
              "(\"All steps are correct.\") right after its own first attempt and `Feedback:`; AUROC 0.5 = no signal.", "",
              "| model | bench run | attempts | wrong | AUROC | mean P(wrong), right attempts | mean P(wrong), wrong attempts "
-             "| called wrong at greedy |", "|---|---|---|---|---|---|---|---|"]
+             "| P(wrong) > 0.5 |", "|---|---|---|---|---|---|---|---|"]
     for label, run, spec in args.row:
         try:
             records = list(RunDir(Path(run)).samples("self_correct").values())

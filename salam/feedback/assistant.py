@@ -3,8 +3,9 @@
 The reward stays exact: a rationale whose final answer is the gold one is correct. For a wrong one the
 assistant (any model spec), told the correct answer, names the first wrong step in the script
 modules' own form (``In step N the part "..." is incorrect. ...``) and then rewrites the steps from
-there, ending with the correct answer — the paper's LLM feedback and improvement modules. A reply
-that does not name a step is an ``unparseable`` outcome (the trajectory is dropped), never a crash.
+there; salam closes the rewrite with the correct answer's line — the paper's LLM feedback and
+improvement modules. A reply that does not name a step is an ``unparseable`` outcome (the trajectory is
+dropped), never a crash. Calls are batched (``check_many`` / ``update_many``), one per round.
 """
 
 from __future__ import annotations
