@@ -101,8 +101,9 @@ def _named_step(reply: str, steps: list[str]) -> StepFeedback:
         number = len(steps)
     if number > len(steps):
         return StepFeedback("wrong", number, "", why)
-    part = named.group(2) if named.re is _NAMED and named.group(2) and named.group(2).lower() in steps[number - 1].lower() else steps[number - 1]
-    return StepFeedback("wrong", number, part, why)
+    quoted = named.group(2) if named.re is _NAMED else ""
+    step = steps[number - 1]
+    return StepFeedback("wrong", number, quoted if quoted and quoted.lower() in step.lower() else step, why)
 
 
 MAX_UPDATE_STEPS = 4
