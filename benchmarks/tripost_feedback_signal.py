@@ -28,13 +28,11 @@ CORRECT_START, WRONG_START = " All", " In"
 
 
 def p_wrong(model: Any, records: list[dict[str, Any]]) -> list[float]:
-    """P(the feedback starts " In" rather than " All") after each record's first attempt."""
-    from langchain_core.messages import HumanMessage
+    """P(the feedback starts " In" rather than " All") after each record's first attempt (the runner's own turn text)."""
+    from salam.selfcorrect.tripost import FEEDBACK, turn_so_far
 
-    from salam.selfcorrect.tripost import FEEDBACK
-
-    prompts = [model.format_prompt([HumanMessage(r["t1"]["prompt"])]) + r["t1"]["output"].rstrip() + f"\n{FEEDBACK}"
-               for r in records]
+    prompts = turn_so_far(model, [r["t1"]["prompt"] for r in records],
+                          [r["t1"]["output"].rstrip() + f"\n{FEEDBACK}" for r in records])
     scores = model.score_options(prompts, [[CORRECT_START, WRONG_START]] * len(prompts))
     return [1 / (1 + math.exp(correct - wrong)) for correct, wrong in scores]
 
@@ -62,7 +60,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from salam.bench.rundir import RunDir
+    from salam.bench.rundir import SELF_CORRECT, RunDir
     from salam.errors import SalamError
     from salam.models import resolve_chat_model
 
@@ -74,7 +72,7 @@ def main() -> None:
              "| P(wrong) > 0.5 |", "|---|---|---|---|---|---|---|---|"]
     for label, run, spec in args.row:
         try:
-            records = list(RunDir(Path(run)).samples("self_correct").values())
+            records = list(RunDir(Path(run)).samples(SELF_CORRECT).values())
             if not records or "trajectory" not in records[0]:
                 raise SalamError(f"{run} has no tripost self-correction samples (salam bench --self-correct tripost)")
             model = resolve_chat_model(spec, batch_size=8)

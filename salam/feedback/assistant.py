@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from salam._util.assets import load_prompt
 from salam.answering.cot import extract_cot, final_answer
@@ -65,7 +65,7 @@ class AssistantFeedback:
                                                                        steps=_numbered(steps)))
         for (i, steps), reply in zip(asked, self._replies(prompts, stop=["\n"])):
             verdicts[i] = _named_step(reply, steps)
-        return [v for v in verdicts if v is not None]
+        return cast("list[StepFeedback]", verdicts)  # every slot is filled above
 
     def update_many(self, questions: list[Question], steps: list[list[str]], feedbacks: list[StepFeedback]) -> list[list[str]]:
         """The assistant's steps from each faulty one on (one batched call), ending with the correct answer."""

@@ -38,14 +38,18 @@ STOP_STEPS = [f"\n{FEEDBACK}", "\n\nQ:", "\nQ: "]
 """Where an attempt or an update ends: at the next feedback turn or a new question (or after its answer, ANSWER_END)."""
 
 
+def turn_so_far(model: Any, prompts: Sequence[str], so_far: Sequence[str]) -> list[str]:
+    """The text a local model continues from: each formatted prompt, then what the model wrote so far in its turn."""
+    from langchain_core.messages import HumanMessage
+
+    return [model.format_prompt([HumanMessage(p)]) + s for p, s in zip(prompts, so_far)]
+
+
 def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int,
                   stop_pattern: str | None = None) -> list[str]:
     """Let a local model continue its own turn: the formatted prompt, what it wrote so far, then more."""
-    from langchain_core.messages import HumanMessage
-
-    formatted = [model.format_prompt([HumanMessage(p)]) + s for p, s in zip(prompts, so_far)]
-    return [text for text, *_ in model.generate_texts(formatted, stop=stop, max_new_tokens=max_new_tokens,
-                                                        stop_pattern=stop_pattern)]
+    return [text for text, *_ in model.generate_texts(turn_so_far(model, prompts, so_far), stop=stop,
+                                                        max_new_tokens=max_new_tokens, stop_pattern=stop_pattern)]
 
 
 def feedback_turn(text: str) -> str:
