@@ -18,36 +18,20 @@ the part ... is incorrect.") in one forward pass per batch. P(wrong) is the soft
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-CORRECT_START, WRONG_START = " All", " In"
+from salam.selfcorrect.feedback_signal import signal
 
 
 def p_wrong(model: Any, records: list[dict[str, Any]]) -> list[float]:
     """P(the feedback starts " In" rather than " All") after each record's first attempt (the runner's own turn text)."""
-    from salam.selfcorrect.tripost import FEEDBACK, turn_so_far
+    from salam.selfcorrect.tripost import FEEDBACK, wrong_probability
 
-    prompts = turn_so_far(model, [r["t1"]["prompt"] for r in records],
-                          [r["t1"]["output"].rstrip() + f"\n{FEEDBACK}" for r in records])
-    scores = model.score_options(prompts, [[CORRECT_START, WRONG_START]] * len(prompts))
-    return [1 / (1 + math.exp(correct - wrong)) for correct, wrong in scores]
-
-
-def signal(probabilities: list[float], wrong: list[bool]) -> dict[str, Any]:
-    """AUROC (None when every attempt is right or every one wrong) and the means per class."""
-    from sklearn.metrics import roc_auc_score
-
-    right_p = [p for p, w in zip(probabilities, wrong) if not w]
-    wrong_p = [p for p, w in zip(probabilities, wrong) if w]
-    return {"n": len(wrong), "wrong": len(wrong_p),
-            "auroc": float(roc_auc_score(wrong, probabilities)) if right_p and wrong_p else None,
-            "p_wrong_if_right": sum(right_p) / len(right_p) if right_p else None,
-            "p_wrong_if_wrong": sum(wrong_p) / len(wrong_p) if wrong_p else None,
-            "called_wrong": sum(p > 0.5 for p in probabilities)}
+    return wrong_probability(model, [r["t1"]["prompt"] for r in records],
+                             [r["t1"]["output"].rstrip() + f"\n{FEEDBACK}" for r in records])
 
 
 def _cell(value: float | None, digits: int = 3) -> str:

@@ -88,6 +88,9 @@ class BenchConfig:
     """``two-attempt`` (SCoRe's protocol) or ``tripost`` (attempt → own feedback → update, chain of thought)."""
     max_rounds: int = 5
     """Updates at most, in ``tripost`` mode."""
+    wrong_threshold: float | None = None
+    """``tripost`` mode: the model's feedback names a wrong step when its P(" In" vs " All") reaches this
+    (salam's addition; None: its greedy feedback)."""
     max_new_tokens: int | None = None
     """Tokens one chain-of-thought turn may write (``cot`` answers, ``tripost`` attempts and updates; None: 512).
     Local models only; a model that never states its answer costs this much per turn."""
@@ -115,6 +118,11 @@ class BenchConfig:
         elif self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
             raise SalamError("two-attempt self-correction runs in choice or generate mode; "
                              "in cot mode use --self-correct-mode tripost")
+        if self.wrong_threshold is not None and self.self_correct_mode != "tripost":
+            raise SalamError("--wrong-threshold decides TriPosT's feedback: use it with --self-correct tripost")
+        from salam.selfcorrect.tripost import check_wrong_threshold
+
+        check_wrong_threshold(self.wrong_threshold)
         if self.self_correct_memory and not self.self_correct:
             self.self_correct = True
         return self
@@ -262,7 +270,7 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
         from salam.selfcorrect.tripost import TriPosTRunner
 
         runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines, config.data_dir,
-                                    config.cot_tokens)
+                                    config.cot_tokens, config.wrong_threshold)
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()
@@ -299,7 +307,8 @@ def run_benchmark(
     if config.self_correct_mode == "tripost":
         from salam.selfcorrect.tripost import TriPosTRunner
 
-        TriPosTRunner(model)  # refuses a provider model before the run folder exists
+        TriPosTRunner(model, wrong_threshold=config.wrong_threshold)  # refuses a provider model or a bad threshold
+        # before the run folder exists
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))

@@ -68,6 +68,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct)."),
         self_correct_mode: str = typer.Option("two-attempt", "--self-correct-mode", callback=one_of("two-attempt", "tripost"), help="two-attempt (SCoRe's protocol) or tripost (attempt, own feedback, update; cot mode). `--self-correct tripost` is the same."),
         max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Updates at most in tripost mode."),
+        wrong_threshold: Optional[float] = typer.Option(None, "--wrong-threshold", help="tripost mode: the model's feedback names a wrong step when its P(wrong) reaches this (choose it on held-out questions: benchmarks/tripost_threshold.py); default: its greedy feedback."),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1, help="Tokens a chain-of-thought turn may write (cot answers, tripost attempts and updates; default 512; local models)."),
         display: str = DisplayOpt,
     ) -> None:
@@ -82,7 +83,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct,
             self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct_mode, max_rounds=max_rounds,
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=max_new_tokens, wrong_threshold=wrong_threshold,
         )
         _run(config, log_dir, resume, display)
 

@@ -17,6 +17,7 @@ feedback is the memory's guidelines instead (SALAM's feedback, used by a model t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -32,6 +33,10 @@ UPDATE = "Update:"
 FEEDBACK_MAX_NEW_TOKENS = 96
 MAX_ROUNDS = 5
 """The paper's limit on editing rounds, at training and at inference."""
+
+
+CORRECT_START, WRONG_START = " All", " In"
+"""The first token of each kind of feedback ("All steps are correct." / "In step N the part ... is incorrect.")."""
 
 
 STOP_STEPS = [f"\n{FEEDBACK}", "\n\nQ:", "\nQ: "]
@@ -50,6 +55,19 @@ def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], sto
     """Let a local model continue its own turn: the formatted prompt, what it wrote so far, then more."""
     return [text for text, *_ in model.generate_texts(turn_so_far(model, prompts, so_far), stop=stop,
                                                         max_new_tokens=max_new_tokens, stop_pattern=stop_pattern)]
+
+
+def wrong_probability(model: Any, prompts: Sequence[str], so_far: Sequence[str]) -> list[float]:
+    """P(the feedback starts " In" rather than " All") where each turn so far ends with ``Feedback:``:
+    the softmax over the two first tokens, one forward pass per batch (no generation)."""
+    scores = model.score_options(turn_so_far(model, prompts, so_far), [[CORRECT_START, WRONG_START]] * len(prompts))
+    return [1 / (1 + math.exp(correct - wrong)) for correct, wrong in scores]
+
+
+def check_wrong_threshold(value: float | None) -> None:
+    """A wrong-step threshold is None or a probability strictly between 0 and 1 (0 or 1 would decide nothing)."""
+    if value is not None and not 0 < value < 1:
+        raise SalamError(f"the wrong-step threshold is a probability between 0 and 1, not {value}")
 
 
 def feedback_turn(text: str) -> str:
@@ -71,6 +89,8 @@ class TriPosTAttempts(TwoAttempts):
     rounds: int = 0
     claimed_correct_when_wrong: bool = False
     trajectory: str = ""
+    p_wrong: list[float] = []
+    """P(" In" vs " All") before each feedback the model wrote, when the runner had a ``wrong_threshold``."""
 
 
 @dataclass
@@ -85,28 +105,39 @@ class TriPosTRunner:
     """Where the chain-of-thought prompts are, when ``shots`` > 0 (default: $SALAM_DATA_DIR)."""
     max_new_tokens: int = COT_MAX_NEW_TOKENS
     """Tokens an attempt or an update may write."""
+    wrong_threshold: float | None = None
+    """salam's addition, not the paper's: the feedback names a wrong step when P(" In" vs " All") reaches this,
+    else it is "All steps are correct." (a model can rank its wrong attempts above its right ones and still
+    never say "wrong" greedily). Choose it on held-out training questions (benchmarks/tripost_threshold.py).
+    None: the model's own greedy feedback, as in the paper."""
 
     def __post_init__(self) -> None:
         if not hasattr(self.model, "generate_texts"):
             raise SalamError("tripost self-correction continues the model's own turn: it needs a local model "
                              "(local, local+lora:..., hf:...)")
+        check_wrong_threshold(self.wrong_threshold)
 
     def _continue(self, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int,
                   stop_pattern: str | None = None) -> list[str]:
         return continue_turn(self.model, prompts, so_far, stop, max_new_tokens, stop_pattern)
 
-    def run(self, questions: Sequence[Question], progress: Any = None) -> list[TriPosTAttempts]:
+    def first_attempts(self, questions: Sequence[Question]) -> tuple[list[str], list[str]]:
+        """Each question's chain-of-thought prompt and the model's first attempt (before any feedback)."""
         from salam.answering.cot import exemplars_for
 
-        questions = list(questions)
         prompts = [cot_prompt(q, exemplars=exemplars_for(q.task, self.shots, self.data_dir)) for q in questions]
+        return prompts, self._continue(prompts, [""] * len(questions), STOP_STEPS, self.max_new_tokens, ANSWER_END)
+
+    def run(self, questions: Sequence[Question], progress: Any = None) -> list[TriPosTAttempts]:
+        questions = list(questions)
+        prompts, attempts = self.first_attempts(questions)
         stop_answer = STOP_STEPS
-        attempts = self._continue(prompts, [""] * len(questions), stop_answer, self.max_new_tokens, ANSWER_END)
         so_far = [a.rstrip() for a in attempts]
         answers = [extract_cot(q, a) for q, a in zip(questions, attempts)]
         first = list(answers)
         rounds = [0] * len(questions)
         claimed = [False] * len(questions)
+        p_wrong: list[list[float]] = [[] for _ in questions]
         blocks = self.guidelines.blocks(questions) if self.guidelines else [("", [], 0)] * len(questions)
         active = list(range(len(questions)))
         for round_ in range(self.max_rounds + 1):
@@ -114,8 +145,8 @@ class TriPosTRunner:
                 break
             given = {i: blocks[i][0] for i in active if round_ == 0 and blocks[i][0]}
             asked = [i for i in active if i not in given]
-            written = dict(zip(asked, self._continue([prompts[i] for i in asked], [so_far[i] + f"\n{FEEDBACK}" for i in asked],
-                                                     ["\n"], FEEDBACK_MAX_NEW_TOKENS))) if asked else {}
+            written = dict(zip(asked, self._feedback([prompts[i] for i in asked], [so_far[i] for i in asked],
+                                                     [p_wrong[i] for i in asked]))) if asked else {}
             updating = []
             for i in active:
                 feedback = given.get(i) or written.get(i, "")
@@ -136,15 +167,34 @@ class TriPosTRunner:
                 progress(0)
         if progress:
             progress(len(questions))
-        return [self._record(q, p, t, a1, a2, r, c, block)
-                for q, p, t, a1, a2, r, c, block in zip(questions, prompts, so_far, first, answers, rounds, claimed, blocks)]
+        return [self._record(q, p, t, a1, a2, r, c, block, pw) for q, p, t, a1, a2, r, c, block, pw
+                in zip(questions, prompts, so_far, first, answers, rounds, claimed, blocks, p_wrong)]
+
+    def _feedback(self, prompts: Sequence[str], so_far: Sequence[str], p_wrong: Sequence[list[float]]) -> list[str]:
+        """The model's feedback on each turn so far: greedy, or with ``wrong_threshold`` its first word decided by
+        P(wrong) (appended to ``p_wrong``) and the rest of a "wrong step" line written by the model."""
+        turns = [s + f"\n{FEEDBACK}" for s in so_far]
+        if self.wrong_threshold is None:
+            return self._continue(prompts, turns, ["\n"], FEEDBACK_MAX_NEW_TOKENS)
+        probabilities = wrong_probability(self.model, prompts, turns)
+        for seen, p in zip(p_wrong, probabilities):
+            seen.append(p)
+        flagged = [i for i, p in enumerate(probabilities) if p >= self.wrong_threshold]
+        feedback = [ALL_CORRECT] * len(turns)
+        if flagged:
+            rest = self._continue([prompts[i] for i in flagged], [turns[i] + WRONG_START for i in flagged], ["\n"],
+                                  FEEDBACK_MAX_NEW_TOKENS)
+            for i, text in zip(flagged, rest):
+                feedback[i] = WRONG_START.strip() + text
+        return feedback
 
     @staticmethod
     def _record(question: Question, prompt: str, trajectory: str, first: str | None, final: str | None, rounds: int,
-                claimed: bool, block: tuple[str, list[str], int]) -> TriPosTAttempts:
+                claimed: bool, block: tuple[str, list[str], int], p_wrong: list[float]) -> TriPosTAttempts:
         t1 = Attempt(round=1, prompt=prompt, output=trajectory.split(f"\n{FEEDBACK}", 1)[0], answer=first,
                      correct=is_correct(question, first))
         t2 = Attempt(round=2, prompt=prompt, output=trajectory, answer=final, correct=is_correct(question, final),
                      guideline=block[0] or None)
         return TriPosTAttempts(question_id=question.id, task=question.task, t1=t1, t2=t2, memories=block[1],
-                               redacted=block[2], rounds=rounds, claimed_correct_when_wrong=claimed, trajectory=trajectory)
+                               redacted=block[2], rounds=rounds, claimed_correct_when_wrong=claimed, trajectory=trajectory,
+                               p_wrong=p_wrong)

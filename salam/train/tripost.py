@@ -77,9 +77,10 @@ class TriPostConfig(TrainConfig):
     learning_rate: float = 2e-4
 
 
-def training_questions(config: TriPostConfig, stage: str) -> list[Question]:
+def training_questions(config: TriPostConfig, stage: str, offset: int = 0) -> list[Question]:
     """``limit`` questions per task: generated over a script's seen difficulties (``stage`` seeds them apart),
-    else the first of the benchmark's seeded train split (the bench's test questions stay unseen)."""
+    else the benchmark's seeded train split after its first ``offset`` (the bench's test questions stay unseen;
+    an offset past the training ones gives held-out questions from the training distribution)."""
     questions = []
     others = [t for t in config.tasks if t not in SCRIPTS]
     for task in config.tasks:
@@ -92,7 +93,7 @@ def training_questions(config: TriPostConfig, stage: str) -> list[Question]:
         from salam.bench.split import side, split_benchmark
 
         data, _ = load_benchmark(config.benchmark, others, config.data_dir)
-        questions += side(split_benchmark(data, seed=0, train_limit=config.limit), "train")
+        questions += side(split_benchmark(data, seed=0, train_limit=config.limit, train_offset=offset), "train")
     return questions
 
 

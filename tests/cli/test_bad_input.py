@@ -63,6 +63,8 @@ BAD = [
     ("bench", "bbq", "--batch-size", "0"),
     ("bench", "bbq", "--answer-mode", "bogus"),
     ("bench", "bbq", "--threshold", "nan"),
+    ("bench", "bbq", "--wrong-threshold", "0.3"),  # TriPosT's option without --self-correct tripost
+    ("bench", "bbq", "--self-correct", "tripost", "--wrong-threshold", "1.5"),
     ("bench", "bbq", "--log-dir", "{tmp}/not-objects.jsonl/run"),
     ("ask", "hi", "--model", "hf:missing/model"),
 ]

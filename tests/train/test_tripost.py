@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -125,6 +126,41 @@ def test_the_runner_stops_when_the_model_says_correct_and_counts_false_claims():
     stubborn = FakeLocal(lambda s: " In step 1 the part is wrong." if s.endswith(FEEDBACK) else "So the answer is 7.")
     (capped,) = TriPosTRunner(stubborn, max_rounds=2).run([Q])
     assert capped.rounds == 2 and capped.trajectory.count(FEEDBACK) == 3
+
+
+class FakeScoring(FakeLocal):
+    """A local model that also reads next-token log-probabilities: P(wrong) = 0.3 after "7", 0.1 after "8"."""
+
+    def score_options(self, prompts, choices):
+        assert all(c == [" All", " In"] for c in choices) and all(p.endswith(FEEDBACK) for p in prompts)
+        return [[math.log(0.7), math.log(0.3)] if "answer is 7." in p.rsplit(FEEDBACK, 2)[-2] else
+                [math.log(0.9), math.log(0.1)] for p in prompts]
+
+
+def test_a_wrong_threshold_lets_p_wrong_decide_the_feedback_and_the_model_write_the_rest():
+    """Greedy, this model always says correct; at threshold 0.25 its P(wrong) 0.3 after "7" names a step."""
+    from salam.errors import SalamError
+    from salam.selfcorrect.tripost import TriPosTRunner
+
+    def reply(so_far: str) -> str:
+        if so_far.endswith(f"{FEEDBACK} In"):
+            return ' step 1 the part "7" is incorrect.'
+        if so_far.endswith(FEEDBACK):
+            return " All steps are correct."
+        return "So the answer is 8." if UPDATE in so_far else "So the answer is 7."
+
+    (greedy,) = TriPosTRunner(FakeScoring(reply), max_rounds=2).run([Q])
+    assert (greedy.t2.correct, greedy.rounds, greedy.claimed_correct_when_wrong, greedy.p_wrong) == (False, 0, True, [])
+    model = FakeScoring(reply)
+    (fixed,) = TriPosTRunner(model, max_rounds=2, wrong_threshold=0.25).run([Q])
+    assert (fixed.t1.correct, fixed.t2.correct, fixed.rounds) == (False, True, 1)
+    assert [round(p, 2) for p in fixed.p_wrong] == [0.3, 0.1]  # before each feedback: after "7", after "8"
+    assert f'{FEEDBACK} In step 1 the part "7" is incorrect.\n{UPDATE}' in fixed.trajectory
+    assert fixed.trajectory.endswith(f"{FEEDBACK} All steps are correct.")
+    (kept,) = TriPosTRunner(FakeScoring(reply), max_rounds=2, wrong_threshold=0.5).run([Q])
+    assert (kept.rounds, kept.claimed_correct_when_wrong) == (0, True)
+    with pytest.raises(SalamError, match="between 0 and 1"):
+        TriPosTRunner(model, wrong_threshold=1.5)
 
 
 def test_attempts_and_updates_write_at_most_the_given_budget_and_feedback_its_own():
