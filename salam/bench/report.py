@@ -84,7 +84,9 @@ def self_correct_markdown(sc: dict) -> list[str]:
         tp = sc["tripost"]
         lines.append(f"\nTriPosT mode: attempt 2 is the final answer after the model's own feedback and updates; "
                      f"mean updates {tp['mean_rounds']:.2f}; the model declared a wrong answer correct for "
-                     f"{tp['claims_correct_when_wrong']} of the {tp['wrong_final']} questions it ended wrong.")
+                     f"{tp['claims_correct_when_wrong']} of the {tp['wrong_final']} questions it ended wrong"
+                     + (f"; its feedback named a wrong step when its P(wrong) reached {tp['wrong_threshold']} "
+                        "(--wrong-threshold)." if tp.get("wrong_threshold") is not None else "."))
     if sc.get("with_memory"):
         lines.append(f"\nAttempt 2 carried guidelines for {sc['attempt2_with_guidelines']} questions "
                      f"({sc['redacted']} redacted by the leakage guard).")

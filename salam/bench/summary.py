@@ -54,11 +54,13 @@ def summarise(run: RunDir, test: Sequence[Question], conditions: Sequence[str], 
         summary["conditions"][condition] = entry
     summary["assistant_stats"] = run.assistant_stats()
     if manifest["config"].get("self_correct"):
-        summary["self_correct"] = _self_correct(run, test, bool(manifest["config"].get("self_correct_memory")))
+        summary["self_correct"] = _self_correct(run, test, bool(manifest["config"].get("self_correct_memory")),
+                                                manifest["config"].get("wrong_threshold"))
     return summary
 
 
-def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool) -> dict[str, Any]:
+def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool, wrong_threshold: float | None = None,
+                  ) -> dict[str, Any]:
     """The two-attempt metrics per task and macro, from the self-correction sample log."""
     from salam.selfcorrect.metrics import summarise_two_attempts
 
@@ -72,7 +74,7 @@ def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool) -> d
         wrong_final = [r for r in tripost if not r["t2"]["correct"]]
         out["tripost"] = {"mean_rounds": sum(int(r["rounds"]) for r in tripost) / len(tripost),
                           "claims_correct_when_wrong": sum(bool(r["claimed_correct_when_wrong"]) for r in tripost),
-                          "wrong_final": len(wrong_final)}
+                          "wrong_final": len(wrong_final), "wrong_threshold": wrong_threshold}
     out["attempt2_with_guidelines"] = sum(1 for q in present if rows[q.id].get("memories"))
     out["redacted"] = sum(int(rows[q.id].get("redacted", 0)) for q in present)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -206,3 +207,14 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
     from salam.bench.report import run_markdown
 
     assert "TriPosT mode" in run_markdown(tmp_path / "tp")
+
+    class SureFixer(Fixer):
+        """The same model, sure of nothing: P(wrong) 0.4 before every feedback."""
+
+        def score_options(self, prompts, choices):
+            return [[math.log(0.6), math.log(0.4)] for _ in prompts]
+
+    config.wrong_threshold = 0.45  # P(wrong) 0.4 never reaches it: "correct" every time, no updates
+    sc = run_benchmark(config, tmp_path / "thr", model=SureFixer(), assistant_model=ScriptedChatModel())["self_correct"]
+    assert sc["tripost"] == {**sc["tripost"], "mean_rounds": 0.0, "wrong_threshold": 0.45}
+    assert "its P(wrong) reached 0.45 (--wrong-threshold)" in run_markdown(tmp_path / "thr")
