@@ -2,7 +2,7 @@
 
 Run: python benchmarks/tripost_difficulty.py --model local+lora:runs/tripost/sft --model local+lora:runs/tripost/iter-1 \
          [--tasks multistep_arithmetic_two,boolean_expressions,dyck_languages] [--per-difficulty 5] [--max-rounds 3] \
-         [--max-new-tokens 256] [--out benchmarks/results/tripost_difficulty.md]
+         [--max-new-tokens 256] [--wrong-threshold P] [--out benchmarks/results/tripost_difficulty.md]
 
 For each script task, questions are generated at each seen and each unseen difficulty with a seed no
 training run uses ("test"), then each model runs the TriPosT protocol (attempt → own feedback → update,
@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--max-rounds", type=int, default=3)
     parser.add_argument("--tasks", default="", help="comma-separated script tasks (default: all four)")
     parser.add_argument("--max-new-tokens", type=int, default=0, help="per attempt or update (default: the CoT budget)")
+    parser.add_argument("--wrong-threshold", type=float, default=None,
+                        help="the runner's wrong-step threshold on P(wrong) (default: greedy feedback)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tripost_difficulty.md"))
     args = parser.parse_args()
 
@@ -57,7 +59,9 @@ def main() -> None:
     lines = ["# TriPosT on generated questions: seen vs unseen difficulty", "",
              f"Command: `python benchmarks/tripost_difficulty.py {' '.join('--model ' + m for m in args.model)} "
              f"--tasks {','.join(tasks)} --per-difficulty {args.per_difficulty} --max-rounds {args.max_rounds} "
-             f"--max-new-tokens {budget}` · {platform.machine()}, CPU · "
+             f"--max-new-tokens {budget}"
+             + (f" --wrong-threshold {args.wrong_threshold}" if args.wrong_threshold is not None else "")
+             + f"` · {platform.machine()}, CPU · "
              "questions from the scripts' generators with the seed 'test' (training uses others)", "",
              "| model | split | n | Acc@t1 % | Acc@final % | Δ points | Δi→c % | Δc→i % | final vs t1 (b/c, p) | mean updates | wrong declared correct | s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -66,7 +70,8 @@ def main() -> None:
         for split in ("seen", "unseen"):
             qs = questions(tasks, args.per_difficulty, split)
             began = time.perf_counter()
-            results = TriPosTRunner(model, args.max_rounds, max_new_tokens=budget).run(qs)
+            results = TriPosTRunner(model, args.max_rounds, max_new_tokens=budget,
+                                    wrong_threshold=args.wrong_threshold).run(qs)
             seconds = time.perf_counter() - began
             summary = summarise_two_attempts([(r.task, r.t1.correct, r.t2.correct) for r in results])
             m, test = summary["macro"], summary["pooled"]["mcnemar_t2_vs_t1"]
