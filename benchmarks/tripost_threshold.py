@@ -54,12 +54,10 @@ def main() -> None:
     began = time.perf_counter()
     try:
         config = TriPostConfig(out=Path("."), tasks=args.tasks.split(","), limit=args.limit, benchmark=args.bench,
-                               data_dir=args.data_dir, feedback="assistant")
+                               data_dir=args.data_dir)
         questions = training_questions(config, "held-out", offset=args.skip)
         model = resolve_chat_model(args.model, batch_size=8, max_new_tokens=args.max_new_tokens)
-        runner = TriPosTRunner(model, max_new_tokens=args.max_new_tokens)
-        if not hasattr(model, "score_options"):
-            raise SalamError(f"{args.model} is not a local model: its next-token probabilities cannot be read")
+        runner = TriPosTRunner(model, max_new_tokens=args.max_new_tokens, wrong_threshold=0.5)  # refuses a provider
         prompts, attempts = runner.first_attempts(questions)
         probabilities = wrong_probability(model, prompts, [a.rstrip() + f"\n{FEEDBACK}" for a in attempts])
         wrong = [not is_correct(q, extract_cot(q, a)) for q, a in zip(questions, attempts)]

@@ -307,8 +307,7 @@ def run_benchmark(
     if config.self_correct_mode == "tripost":
         from salam.selfcorrect.tripost import TriPosTRunner
 
-        TriPosTRunner(model, wrong_threshold=config.wrong_threshold)  # refuses a provider model or a bad threshold
-        # before the run folder exists
+        TriPosTRunner(model, wrong_threshold=config.wrong_threshold)  # refuses a provider model before the run exists
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))

@@ -116,6 +116,8 @@ class TriPosTRunner:
             raise SalamError("tripost self-correction continues the model's own turn: it needs a local model "
                              "(local, local+lora:..., hf:...)")
         check_wrong_threshold(self.wrong_threshold)
+        if self.wrong_threshold is not None and not hasattr(self.model, "score_options"):
+            raise SalamError("--wrong-threshold reads the model's next-token probabilities: it needs a local model")
 
     def _continue(self, prompts: Sequence[str], so_far: Sequence[str], stop: list[str], max_new_tokens: int,
                   stop_pattern: str | None = None) -> list[str]:

@@ -161,6 +161,8 @@ def test_a_wrong_threshold_lets_p_wrong_decide_the_feedback_and_the_model_write_
     assert (kept.rounds, kept.claimed_correct_when_wrong) == (0, True)
     with pytest.raises(SalamError, match="between 0 and 1"):
         TriPosTRunner(model, wrong_threshold=1.5)
+    with pytest.raises(SalamError, match="next-token probabilities"):
+        TriPosTRunner(FakeLocal(reply), wrong_threshold=0.25)  # a model that cannot score cannot take a threshold
 
 
 def test_attempts_and_updates_write_at_most_the_given_budget_and_feedback_its_own():
