@@ -28,10 +28,9 @@ from salam.selfcorrect.feedback_signal import signal
 
 def p_wrong(model: Any, records: list[dict[str, Any]]) -> list[float]:
     """P(the feedback starts " In" rather than " All") after each record's first attempt (the runner's own turn text)."""
-    from salam.selfcorrect.tripost import FEEDBACK, wrong_probability
+    from salam.selfcorrect.tripost import wrong_probability
 
-    return wrong_probability(model, [r["t1"]["prompt"] for r in records],
-                             [r["t1"]["output"].rstrip() + f"\n{FEEDBACK}" for r in records])
+    return wrong_probability(model, [r["t1"]["prompt"] for r in records], [r["t1"]["output"].rstrip() for r in records])
 
 
 def _cell(value: float | None, digits: int = 3) -> str:

@@ -48,7 +48,7 @@ def main() -> None:
     from salam.errors import SalamError
     from salam.models import resolve_chat_model
     from salam.selfcorrect.feedback_signal import choose_threshold, signal
-    from salam.selfcorrect.tripost import FEEDBACK, TriPosTRunner, wrong_probability
+    from salam.selfcorrect.tripost import TriPosTRunner, wrong_probability
     from salam.train.tripost import TriPostConfig, training_questions
 
     began = time.perf_counter()
@@ -57,9 +57,10 @@ def main() -> None:
                                data_dir=args.data_dir)
         questions = training_questions(config, "held-out", offset=args.skip)
         model = resolve_chat_model(args.model, batch_size=8, max_new_tokens=args.max_new_tokens)
-        runner = TriPosTRunner(model, max_new_tokens=args.max_new_tokens, wrong_threshold=0.5)  # refuses a provider
+        # first_attempts never uses the threshold: giving one makes the runner refuse a model that cannot score
+        runner = TriPosTRunner(model, max_new_tokens=args.max_new_tokens, wrong_threshold=0.5)
         prompts, attempts = runner.first_attempts(questions)
-        probabilities = wrong_probability(model, prompts, [a.rstrip() + f"\n{FEEDBACK}" for a in attempts])
+        probabilities = wrong_probability(model, prompts, [a.rstrip() for a in attempts])
         wrong = [not is_correct(q, extract_cot(q, a)) for q, a in zip(questions, attempts)]
         chosen = choose_threshold(probabilities, wrong)
     except (SalamError, OSError, ValueError) as err:

@@ -58,9 +58,10 @@ def continue_turn(model: Any, prompts: Sequence[str], so_far: Sequence[str], sto
 
 
 def wrong_probability(model: Any, prompts: Sequence[str], so_far: Sequence[str]) -> list[float]:
-    """P(the feedback starts " In" rather than " All") where each turn so far ends with ``Feedback:``:
-    the softmax over the two first tokens, one forward pass per batch (no generation)."""
-    scores = model.score_options(turn_so_far(model, prompts, so_far), [[CORRECT_START, WRONG_START]] * len(prompts))
+    """P(the model's feedback on what it wrote so far starts " In" rather than " All"), read right after
+    ``Feedback:``: the softmax over the two first tokens, one forward pass per batch (no generation)."""
+    turns = turn_so_far(model, prompts, [s + f"\n{FEEDBACK}" for s in so_far])
+    scores = model.score_options(turns, [[CORRECT_START, WRONG_START]] * len(prompts))
     return [1 / (1 + math.exp(correct - wrong)) for correct, wrong in scores]
 
 
@@ -133,7 +134,6 @@ class TriPosTRunner:
     def run(self, questions: Sequence[Question], progress: Any = None) -> list[TriPosTAttempts]:
         questions = list(questions)
         prompts, attempts = self.first_attempts(questions)
-        stop_answer = STOP_STEPS
         so_far = [a.rstrip() for a in attempts]
         answers = [extract_cot(q, a) for q, a in zip(questions, attempts)]
         first = list(answers)
@@ -147,8 +147,10 @@ class TriPosTRunner:
                 break
             given = {i: blocks[i][0] for i in active if round_ == 0 and blocks[i][0]}
             asked = [i for i in active if i not in given]
-            written = dict(zip(asked, self._feedback([prompts[i] for i in asked], [so_far[i] for i in asked],
-                                                     [p_wrong[i] for i in asked]))) if asked else {}
+            texts, probabilities = self._feedback([prompts[i] for i in asked], [so_far[i] for i in asked])
+            written = dict(zip(asked, texts))
+            for i, p in zip(asked, probabilities):
+                p_wrong[i].append(p)
             updating = []
             for i in active:
                 feedback = given.get(i) or written.get(i, "")
@@ -159,7 +161,7 @@ class TriPosTRunner:
                     updating.append(i)
             if updating:
                 updates = self._continue([prompts[i] for i in updating], [so_far[i] + f"\n{UPDATE}\n" for i in updating],
-                                         stop_answer, self.max_new_tokens, ANSWER_END)
+                                         STOP_STEPS, self.max_new_tokens, ANSWER_END)
                 for i, update in zip(updating, updates):
                     so_far[i] += f"\n{UPDATE}\n" + update.rstrip()
                     answers[i] = extract_cot(questions[i], update) or answers[i]
@@ -172,15 +174,15 @@ class TriPosTRunner:
         return [self._record(q, p, t, a1, a2, r, c, block, pw) for q, p, t, a1, a2, r, c, block, pw
                 in zip(questions, prompts, so_far, first, answers, rounds, claimed, blocks, p_wrong)]
 
-    def _feedback(self, prompts: Sequence[str], so_far: Sequence[str], p_wrong: Sequence[list[float]]) -> list[str]:
-        """The model's feedback on each turn so far: greedy, or with ``wrong_threshold`` its first word decided by
-        P(wrong) (appended to ``p_wrong``) and the rest of a "wrong step" line written by the model."""
+    def _feedback(self, prompts: Sequence[str], so_far: Sequence[str]) -> tuple[list[str], list[float]]:
+        """The model's feedback on each turn so far, and P(wrong) before it when ``wrong_threshold`` decides the
+        first word (then the model writes the rest of a "wrong step" line); greedy feedback has no P(wrong)."""
+        if not prompts:
+            return [], []
         turns = [s + f"\n{FEEDBACK}" for s in so_far]
         if self.wrong_threshold is None:
-            return self._continue(prompts, turns, ["\n"], FEEDBACK_MAX_NEW_TOKENS)
-        probabilities = wrong_probability(self.model, prompts, turns)
-        for seen, p in zip(p_wrong, probabilities):
-            seen.append(p)
+            return self._continue(prompts, turns, ["\n"], FEEDBACK_MAX_NEW_TOKENS), []
+        probabilities = wrong_probability(self.model, prompts, so_far)
         flagged = [i for i, p in enumerate(probabilities) if p >= self.wrong_threshold]
         feedback = [ALL_CORRECT] * len(turns)
         if flagged:
@@ -188,7 +190,7 @@ class TriPosTRunner:
                                   FEEDBACK_MAX_NEW_TOKENS)
             for i, text in zip(flagged, rest):
                 feedback[i] = WRONG_START.strip() + text
-        return feedback
+        return feedback, probabilities
 
     @staticmethod
     def _record(question: Question, prompt: str, trajectory: str, first: str | None, final: str | None, rounds: int,
