@@ -28,8 +28,8 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from salam._util.quiet import quiet_libraries
-    from salam.bench.bbh import PAPER_MC_TASKS, load_bbh
-    from salam.bench.bbq import available_bbq_categories, load_bbq
+    from salam.data.bbh import PAPER_MC_TASKS, load_bbh
+    from salam.data.bbq import available_bbq_categories, load_bbq
     from salam.memory.embeddings import bundled_minilm_path
 
     quiet_libraries()

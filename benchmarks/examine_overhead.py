@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from salam._util.quiet import quiet_libraries
-    from salam.bench.bbq import available_bbq_categories, load_bbq
-    from salam.bench.data import data_dir
-    from salam.bench.split import balanced_prefix, split_task
+    from salam.data.bbq import available_bbq_categories, load_bbq
+    from salam.data.files import data_dir
+    from salam.data.split import balanced_prefix, split_task
     from salam.loops import examine
     from salam.memory import MistakeMemory
     from salam.memory.transfer import salam_release_records

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from salam.answering.options import split_options
 from salam.assistant.leakage import find_leak
-from salam.bench.bbq import BBQ_CATEGORIES, available_bbq_categories, load_bbq
+from salam.data.bbq import BBQ_CATEGORIES, available_bbq_categories, load_bbq
 from salam.memory.transfer import salam_release_records
 from salam.types import Question
 

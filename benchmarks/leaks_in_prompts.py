@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from salam.assistant.leakage import find_leak
-from salam.bench.questions import load_benchmark
+from salam.data.questions import load_benchmark
 from salam.bench.rundir import RunDir
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 def _examples(n: int) -> list[dict]:
     from salam.answering.answerer import answer_prompt
-    from salam.bench.questions import load_benchmark
-    from salam.bench.split import side, split_benchmark
+    from salam.data.questions import load_benchmark
+    from salam.data.split import side, split_benchmark
 
     data, _ = load_benchmark("bbq")
     per_task = max(1, n // len(data))

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from salam.train.data import build_examples
+from salam.train.il.data import build_examples
 
 
 def main() -> None:

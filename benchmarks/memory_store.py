@@ -22,11 +22,11 @@ import numpy as np
 
 
 def corpus(n: int) -> list[str]:
-    from salam.bench.bbh import BBH_TASKS, load_bbh
-    from salam.bench.bbq import available_bbq_categories, load_bbq
+    from salam.data.bbh import BBH_TASKS, load_bbh
+    from salam.data.bbq import available_bbq_categories, load_bbq
 
     texts = [q.render() for qs in load_bbq(available_bbq_categories()).values() for q in qs]
-    from salam.bench.bbh import available_bbh_tasks
+    from salam.data.bbh import available_bbh_tasks
 
     texts += [q.render() for qs in load_bbh(available_bbh_tasks(BBH_TASKS)).values() for q in qs]
     texts = list(dict.fromkeys(texts))

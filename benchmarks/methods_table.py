@@ -61,7 +61,7 @@ def t2_correct(run: Path) -> dict[str, bool]:
 
 def versus(a: dict[str, bool], b: dict[str, bool]) -> str:
     """b/c = only the row right / only the reference right, exact McNemar p."""
-    from salam.bench.metrics import paired_mcnemar
+    from salam.stats import paired_mcnemar
 
     paired = paired_mcnemar(a, b)
     if paired is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def questions(tasks: list[str], per_difficulty: int, split: str) -> list:
-    from salam.feedback.scripts import SCRIPTS
+    from salam.train.tripost.checkers.scripts import SCRIPTS
 
     out = []
     for task in tasks:
@@ -45,10 +45,10 @@ def main() -> None:
 
     from salam._util.quiet import quiet_libraries
     from salam.answering.cot import COT_MAX_NEW_TOKENS
-    from salam.feedback.scripts import SCRIPTS
+    from salam.train.tripost.checkers.scripts import SCRIPTS
     from salam.models import resolve_chat_model
     from salam.selfcorrect.metrics import summarise_two_attempts
-    from salam.selfcorrect.tripost import TriPosTRunner
+    from salam.train.tripost.runner import TriPosTRunner
 
     quiet_libraries()
     tasks = [t for t in args.tasks.split(",") if t] or list(SCRIPTS)

@@ -23,12 +23,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from salam.selfcorrect.feedback_signal import signal
+from salam.stats import wrong_signal
 
 
 def p_wrong(model: Any, records: list[dict[str, Any]]) -> list[float]:
     """P(the feedback starts " In" rather than " All") after each record's first attempt (the runner's own turn text)."""
-    from salam.selfcorrect.tripost import wrong_probability
+    from salam.train.tripost.runner import wrong_probability
 
     return wrong_probability(model, [r["t1"]["prompt"] for r in records], [r["t1"]["output"].rstrip() for r in records])
 
@@ -63,7 +63,7 @@ def main() -> None:
                 raise SalamError(f"{spec} is not a local model: its next-token probabilities cannot be read")
         except (SalamError, OSError) as err:
             raise SystemExit(f"error: {err}") from None
-        s = signal(p_wrong(model, records), [not r["t1"]["correct"] for r in records])
+        s = wrong_signal(p_wrong(model, records), [not r["t1"]["correct"] for r in records])
         lines.append(f"| {label} | `{run}` | {s['n']} | {s['wrong']} | {_cell(s['auroc'])} | {_cell(s['p_wrong_if_right'])} "
                      f"| {_cell(s['p_wrong_if_wrong'])} | {s['called_wrong']} |")
         print(lines[-1], flush=True)

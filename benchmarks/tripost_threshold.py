@@ -47,9 +47,9 @@ def main() -> None:
     from salam.answering.scoring import is_correct
     from salam.errors import SalamError
     from salam.models import resolve_chat_model
-    from salam.selfcorrect.feedback_signal import choose_threshold, signal
-    from salam.selfcorrect.tripost import TriPosTRunner, wrong_probability
-    from salam.train.tripost import TriPostConfig, training_questions
+    from salam.stats import wrong_signal, youden_threshold
+    from salam.train.tripost.runner import TriPosTRunner, wrong_probability
+    from salam.train.tripost.train import TriPostConfig, training_questions
 
     began = time.perf_counter()
     try:
@@ -62,10 +62,10 @@ def main() -> None:
         prompts, attempts = runner.first_attempts(questions)
         probabilities = wrong_probability(model, prompts, [a.rstrip() for a in attempts])
         wrong = [not is_correct(q, extract_cot(q, a)) for q, a in zip(questions, attempts)]
-        chosen = choose_threshold(probabilities, wrong)
+        chosen = youden_threshold(probabilities, wrong)
     except (SalamError, OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    s = signal(probabilities, wrong)
+    s = wrong_signal(probabilities, wrong)
     command = shlex.join(["python", "benchmarks/tripost_threshold.py", *sys.argv[1:]])
     section = "\n".join([
         f"## `{args.model}`", "", f"Command: `{command}` · {time.perf_counter() - began:.0f} s", "",

@@ -9,17 +9,18 @@ Use them in your own tests so they run offline, fast and reproducibly::
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 from typing import Any, Callable, Sequence
 
-import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
+
+from salam.memory.embeddings import HashEmbedder
+
+__all__ = ["HashEmbedder", "ScriptedChatModel", "messages_to_text", "run_cli"]
 
 
 def messages_to_text(messages: Sequence[BaseMessage]) -> str:
@@ -80,31 +81,6 @@ class ScriptedChatModel(BaseChatModel):
         }
         message = AIMessage(content=text, usage_metadata=usage)
         return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-class HashEmbedder:
-    """Deterministic bag-of-words embedder (feature hashing), L2-normalised.
-
-    Texts sharing words get high cosine similarity, identical texts get 1.0: enough to test
-    retrieval logic without loading a neural model.
-    """
-
-    def __init__(self, dim: int = 64, name: str = "hash-bow") -> None:
-        self.dim = dim
-        self.name = f"{name}-{dim}"
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for token in _TOKEN.findall(text.lower()):
-                digest = hashlib.md5(token.encode()).digest()
-                out[row, int.from_bytes(digest[:4], "little") % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return out / norms
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 
 def test_gather_then_examine_on_real_bbq(tmp_path, data_dir, local_model):
     from salam.assistant.assistant import StudyAssistant
-    from salam.bench.bbq import load_bbq
-    from salam.bench.split import balanced_prefix, split_task
+    from salam.data.bbq import load_bbq
+    from salam.data.split import balanced_prefix, split_task
     from salam.loops import examine, gather, read_transcript
     from salam.memory import MistakeMemory
     from salam.models import resolve_chat_model

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from salam._util.assets import load_prompt
-from salam.answering.cot import COT_MAX_NEW_TOKENS
+from salam.answering.cot import COT_MAX_NEW_TOKENS, Exemplars, no_exemplars
 from salam.answering.scoring import extract_answer, is_correct
 from salam.defaults import BATCH_SIZE
 from salam.errors import SalamError
@@ -30,16 +30,14 @@ class Answerer:
     ``choice`` mode scores the option letters from one forward pass (local models only), the
     way lm-evaluation-harness does; ``generate`` mode lets the model write one line and extracts the
     answer; ``cot`` mode has it reason in steps after the task's few-shot chain-of-thought prompt
-    (:mod:`salam.answering.cot`, ``shots`` exemplars) and takes its final ``So the answer is X``.
+    (:mod:`salam.answering.cot`, its ``exemplars``) and takes its final ``So the answer is X``.
     """
 
     model: Any
     mode: AnswerMode = "generate"
     batch_size: int = BATCH_SIZE
-    shots: int = 3
-    """Chain-of-thought exemplars per prompt in ``cot`` mode (BBH: 3; 0 for a model trained zero-shot)."""
-    data_dir: str | None = None
-    """Where the chain-of-thought prompts are (default: $SALAM_DATA_DIR)."""
+    exemplars: Exemplars = no_exemplars
+    """Each task's few-shot block in ``cot`` mode (the bench passes BBH's: ``salam.data.bbh.cot_exemplars_for``)."""
     max_new_tokens: int = COT_MAX_NEW_TOKENS
     """Tokens a chain-of-thought answer may write (local models; a provider model keeps its own max_tokens)."""
 
@@ -64,9 +62,9 @@ class Answerer:
     def prompt(self, question: Question, guidance: str = "") -> str:
         """The prompt this answerer's mode asks ``question`` with."""
         if self.mode == "cot":
-            from salam.answering.cot import cot_prompt, exemplars_for
+            from salam.answering.cot import cot_prompt
 
-            return cot_prompt(question, guidance, exemplars_for(question.task, self.shots, self.data_dir))
+            return cot_prompt(question, guidance, self.exemplars(question.task))
         return answer_prompt(question, guidance)
 
     def answer_prompts(

@@ -9,8 +9,7 @@ multiple choice). Tasks without a chain-of-thought prompt (BBQ, a user's questio
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
+from typing import Callable
 
 from salam.answering.scoring import extract_choice, normalise_letter
 from salam.types import Question
@@ -24,15 +23,14 @@ ANSWER_END = r"answer is [^\n]*\."
 _FINAL = re.compile(r"answer is\s*:?\s*(.+?)\s*\.?\s*$", re.IGNORECASE)
 
 
-@lru_cache(maxsize=64)
-def exemplars_for(task: str, shots: int, data_dir: str | None = None) -> str:
-    """The first ``shots`` exemplars of the task's chain-of-thought prompt as ``Q: ...\\nA: ...`` blocks ("" if none)."""
-    from salam.bench.bbh import BBH_TASKS, cot_exemplars
+Exemplars = Callable[[str], str]
+"""A task's few-shot chain-of-thought block (``Q: ...\nA: ...`` pairs, "" if none): the benchmark side supplies
+it (:func:`salam.data.bbh.cot_exemplar_block`), so answering never reads benchmark files itself."""
 
-    if shots <= 0 or task not in BBH_TASKS:
-        return ""
-    pairs = cot_exemplars(task, Path(data_dir) if data_dir else None)
-    return "\n\n".join(f"Q: {question}\nA: {rationale}" for question, rationale in pairs[:shots])
+
+def no_exemplars(task: str) -> str:
+    """Zero-shot: no exemplars for any task."""
+    return ""
 
 
 def cot_prompt(question: Question, guidance: str = "", exemplars: str = "") -> str:

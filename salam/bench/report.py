@@ -165,7 +165,7 @@ def compare(run_dirs: Sequence[Path]) -> str:
 
 def _versus_first(runs: Sequence[RunDir], conditions: Sequence[str]) -> list[str]:
     """McNemar of every run against the first, per condition and for the self-correction attempts."""
-    from salam.bench.metrics import paired_mcnemar
+    from salam.stats import paired_mcnemar
     from salam.bench.rundir import SELF_CORRECT
 
     if len(runs) < 2:

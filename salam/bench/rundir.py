@@ -18,8 +18,6 @@ atomic JSON, tolerant JSONL).
 
 from __future__ import annotations
 
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -32,6 +30,7 @@ from salam._util.jsonl import (
     write_text_atomic,
 )
 from salam.errors import SalamError
+from salam.provenance import provenance
 
 SELF_CORRECT = "self_correct"
 """The sample log of the two-attempt protocol (``samples/self_correct.jsonl``)."""
@@ -46,22 +45,6 @@ def check_writable(folder: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise SalamError(f"cannot write to {folder}: {exc.strerror or type(exc).__name__}") from exc
-
-
-def git_sha() -> str:
-    """The checkout's commit, or ``unknown`` outside a git checkout."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def provenance() -> dict[str, str]:
-    """What every manifest starts with: salam version, git sha, creation time (UTC)."""
-    from salam import __version__
-
-    return {"salam_version": __version__, "git_sha": git_sha(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 @dataclass(frozen=True)

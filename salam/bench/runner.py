@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from salam.answering.cot import COT_MAX_NEW_TOKENS
-from salam.bench.rundir import SELF_CORRECT, RunDir, check_writable, provenance
-from salam.bench.split import Splits, side
+from salam.bench.rundir import SELF_CORRECT, RunDir, check_writable
+from salam.provenance import provenance
+from salam.data.split import Splits, side
 from salam.conditions import CONDITION_NAMES
 from salam.defaults import (
     ANSWER_MAX_NEW_TOKENS,
@@ -120,7 +121,7 @@ class BenchConfig:
                              "in cot mode use --self-correct-mode tripost")
         if self.wrong_threshold is not None and self.self_correct_mode != "tripost":
             raise SalamError("--wrong-threshold decides TriPosT's feedback: use it with --self-correct tripost")
-        from salam.selfcorrect.tripost import check_wrong_threshold
+        from salam.train.tripost.runner import check_wrong_threshold
 
         check_wrong_threshold(self.wrong_threshold)
         if self.self_correct_memory and not self.self_correct:
@@ -178,8 +179,8 @@ def run_namespace(config: BenchConfig, run: RunDir) -> str:
 
 def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepared:
     """Load and split the data, check a resume, and write the manifest before any work."""
-    from salam.bench.questions import load_benchmark
-    from salam.bench.split import split_benchmark
+    from salam.data.questions import load_benchmark
+    from salam.data.split import split_benchmark
 
     config = config.resolved()
     run = RunDir(run_dir)
@@ -253,8 +254,9 @@ def examine_step(prep: Prepared, condition: str, model: Any, assistant: Any, mem
 def answerer_for(config: BenchConfig, model: Any) -> Any:
     """The answerer of every stage of a run: its mode, batch size and chain-of-thought shots."""
     from salam.answering.answerer import Answerer
+    from salam.data.bbh import cot_exemplars_for
 
-    return Answerer(model, config.answer_mode, config.batch_size, config.shots, config.data_dir,  # type: ignore[arg-type]
+    return Answerer(model, config.answer_mode, config.batch_size, cot_exemplars_for(config.shots, config.data_dir),  # type: ignore[arg-type]
                     config.cot_tokens)
 
 
@@ -267,9 +269,11 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
     guidelines = Guidelines(memory, prep.namespace, config.k or 0, config.threshold or 0.0, config.same_task) \
         if config.self_correct_memory else None
     if config.self_correct_mode == "tripost":
-        from salam.selfcorrect.tripost import TriPosTRunner
+        from salam.train.tripost.runner import TriPosTRunner
 
-        runner: Any = TriPosTRunner(model, config.max_rounds, config.shots, guidelines, config.data_dir,
+        from salam.data.bbh import cot_exemplars_for
+
+        runner: Any = TriPosTRunner(model, config.max_rounds, cot_exemplars_for(config.shots, config.data_dir), guidelines,
                                     config.cot_tokens, config.wrong_threshold)
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
@@ -305,7 +309,7 @@ def run_benchmark(
                                         else ANSWER_MAX_NEW_TOKENS)
     answerer_for(config, model)
     if config.self_correct_mode == "tripost":
-        from salam.selfcorrect.tripost import TriPosTRunner
+        from salam.train.tripost.runner import TriPosTRunner
 
         TriPosTRunner(model, wrong_threshold=config.wrong_threshold)  # refuses a provider model before the run exists
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Sequence
 
-from salam.bench.metrics import accuracy, bbq_scores, bootstrap_ci, mcnemar
+from salam.bench.bias import bbq_scores
+from salam.stats import accuracy, bootstrap_ci, mcnemar
 from salam.bench.rundir import SELF_CORRECT, RunDir
 from salam.types import Question, memory_outcome
 

@@ -37,7 +37,7 @@ def _questions(questions: Optional[Path], bench: Optional[str], tasks: Optional[
 
         items = load_questions_jsonl(questions)
         return items[:limit] if limit else items
-    from salam.bench.questions import benchmark_side
+    from salam.data.questions import benchmark_side
 
     return benchmark_side(bench or "", side, tasks=[t for t in (tasks or "").split(",") if t], data_dir=data_dir,
                           limit=limit, seed=seed, train_fraction=train_fraction)

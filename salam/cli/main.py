@@ -25,7 +25,7 @@ app = typer.Typer(
 @app.command()
 def version() -> None:
     """Print the salam version."""
-    from salam import __version__
+    from salam.provenance import __version__
 
     typer.echo(__version__)
 

@@ -31,7 +31,7 @@ def il(
 ) -> None:
     """Train a LoRA adapter for the assistant; use it as `local+lora:OUT`."""
     from salam.errors import SalamError
-    from salam.train.il import ILConfig, train_il
+    from salam.train.il.train import ILConfig, train_il
 
     if not transcripts and not teacher:
         raise SalamError("give --transcripts and/or --teacher")
@@ -76,11 +76,11 @@ def eval_assistant(
     import sys
 
     from salam._util.quiet import quiet_libraries
-    from salam.bench.questions import load_benchmark
-    from salam.bench.split import side, split_benchmark
+    from salam.data.questions import load_benchmark
+    from salam.data.split import side, split_benchmark
     from salam.defaults import ANSWER_MAX_NEW_TOKENS
     from salam.models import resolve_chat_model
-    from salam.train.evaluate import (
+    from salam.train.il.evaluate import (
         assistants_markdown,
         evaluate_assistants,
         load_heldout,
@@ -249,8 +249,8 @@ def tripost(
     display: str = TrainDisplayOpt,
 ) -> None:
     """TriPosT: the main model learns to write feedback on its own attempts and to use it."""
-    from salam.feedback.scripts import SCRIPTS
-    from salam.train.tripost import TriPostConfig, train_tripost
+    from salam.train.tripost.checkers.scripts import SCRIPTS
+    from salam.train.tripost.train import TriPostConfig, train_tripost
 
     config = TriPostConfig(out=out, tasks=_tasks(tasks) or list(SCRIPTS), limit=limit,
                            iterations=iterations, max_rounds=max_rounds, improve_ratio=improve_ratio,
@@ -299,7 +299,7 @@ def score(
     display: str = TrainDisplayOpt,
 ) -> None:
     """SCoRe: two-stage, KL-regularised RL of both attempts (choice mode: exact; generate mode: RLOO)."""
-    from salam.train.score import ScoreConfig, train_score
+    from salam.train.score.train import ScoreConfig, train_score
 
     config = ScoreConfig(out=out, benchmark=bench, tasks=_tasks(tasks), limit=limit, base=base,
                          full=full, batch_size=batch_size, learning_rate=learning_rate, seed=seed, data_dir=data_dir,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +75,31 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words embedder (feature hashing), L2-normalised.
+
+    Texts sharing words get high cosine similarity, identical texts get 1.0: enough to test
+    retrieval logic without loading a neural model.
+    """
+
+    def __init__(self, dim: int = 64, name: str = "hash-bow") -> None:
+        self.dim = dim
+        self.name = f"{name}-{dim}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.md5(token.encode()).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
 class QueryEmbeddingCache:
     """Remembers the embeddings of recent queries (LRU), computing only the texts it has not seen.
 
@@ -106,7 +133,5 @@ class QueryEmbeddingCache:
 def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     """One shared embedder per name in a process (loading one takes a second or two)."""
     if name.startswith("hash"):
-        from salam.testing import HashEmbedder
-
         return HashEmbedder()
     return SentenceTransformerEmbedder(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from salam.bench.metrics import accuracy, bootstrap_ci, mcnemar
+from salam.stats import accuracy, bootstrap_ci, mcnemar
 
 KEYS = ("acc_t1", "acc_t2", "delta", "delta_i_to_c", "delta_c_to_i")
 

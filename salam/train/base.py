@@ -192,6 +192,6 @@ def settings_of(config: TrainConfig) -> dict[str, Any]:
 
 def write_manifest(out: Path, name: str, manifest: dict[str, Any]) -> None:
     """``out/<name>`` with provenance (salam version, git sha, time) first, written atomically."""
-    from salam.bench.rundir import provenance
+    from salam.provenance import provenance
 
     write_json_atomic(Path(out) / name, {**provenance(), **manifest})

@@ -59,8 +59,8 @@ class SFTTrainConfig(TrainConfig):
 
 def training_questions(config: SFTTrainConfig, multiple_choice_only: bool = True) -> tuple[list[Question], list[Question]]:
     """(train, validation) questions of the configured split (only lettered ones unless told otherwise)."""
-    from salam.bench.questions import load_benchmark
-    from salam.bench.split import side, split_benchmark
+    from salam.data.questions import load_benchmark
+    from salam.data.split import side, split_benchmark
 
     data, _ = load_benchmark(config.benchmark, config.tasks, config.data_dir)
     train = side(split_benchmark(data, seed=config.split_seed, train_limit=config.limit), "train")

@@ -138,7 +138,7 @@ def sample_page(path: Path, question_id: str) -> dict[str, Any]:
 
 def paired(path_a: Path, path_b: Path) -> list[dict[str, Any]]:
     """Per condition present in both runs: accuracy of each on the shared questions and exact McNemar."""
-    from salam.bench.metrics import mcnemar
+    from salam.stats import mcnemar
 
     a, b = RunDir(path_a), RunDir(path_b)
     out = []

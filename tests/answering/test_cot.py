@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from salam.answering.answerer import Answerer
-from salam.answering.cot import cot_prompt, exemplars_for, extract_cot, final_answer
+from salam.answering.cot import cot_prompt, extract_cot, final_answer
+from salam.data.bbh import cot_exemplar_block, cot_exemplars_for
 from salam.testing import ScriptedChatModel
 from salam.types import Question
 
@@ -12,12 +13,12 @@ MC = Question(id="m", task="date_understanding", text="Which day?", options=["Mo
 
 
 def test_the_prompt_is_the_tasks_three_exemplars_then_the_question(data_dir):
-    exemplars = exemplars_for(ARITH.task, 3, str(data_dir))
+    exemplars = cot_exemplar_block(ARITH.task, 3, str(data_dir))
     prompt = cot_prompt(ARITH, exemplars=exemplars)
     assert prompt.count("Q: ") == 4 and prompt.count("A: Let's think step by step.") == 4
     assert prompt.endswith("Q: ((1 + 2) * (3 - 4)) =\nA: Let's think step by step.")
     assert "canary" not in prompt
-    assert exemplars_for("Age", 3, str(data_dir)) == "" and exemplars_for(ARITH.task, 0, str(data_dir)) == ""
+    assert cot_exemplar_block("Age", 3, str(data_dir)) == "" and cot_exemplar_block(ARITH.task, 0, str(data_dir)) == ""
 
 
 def test_the_last_stated_answer_is_taken_and_letters_are_normalised():
@@ -29,7 +30,7 @@ def test_the_last_stated_answer_is_taken_and_letters_are_normalised():
 
 def test_cot_mode_scores_exact_match_of_the_final_answer(data_dir):
     model = ScriptedChatModel(replies=["\n(1 + 2) = 3, (3 - 4) = -1. So the answer is -3.", "\nSo the answer is 3."])
-    answerer = Answerer(model, "cot", shots=1, data_dir=str(data_dir))
+    answerer = Answerer(model, "cot", exemplars=cot_exemplars_for(1, str(data_dir)))
     right, wrong = answerer.answer([(ARITH, ""), (ARITH, "")])
     assert (right.answer, right.correct) == ("-3", True) and (wrong.answer, wrong.correct) == ("3", False)
     assert model.prompts[0].count("Q: ") == 2
@@ -39,7 +40,7 @@ def test_the_bench_runs_free_answer_bbh_tasks_in_cot_mode(tmp_path, data_dir):
     from salam.bench.runner import BenchConfig, run_benchmark
 
     def solve(prompt: str) -> str:
-        from salam.feedback.scripts import SCRIPTS
+        from salam.train.tripost.checkers.scripts import SCRIPTS
 
         text = prompt.rsplit("Q: ", 1)[1].split("\nA:")[0]
         q = Question(id="x", task="boolean_expressions", text=text, answer="?")

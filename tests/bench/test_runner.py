@@ -164,7 +164,7 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
     from salam.bench.rundir import RunDir
     from salam.bench.runner import run_benchmark
     from salam.cli.main import with_self_correct_mode
-    from salam.selfcorrect.tripost import FEEDBACK
+    from salam.train.tripost.runner import FEEDBACK
 
     assert with_self_correct_mode(["bench", "bbh", "--self-correct", "tripost", "--limit", "2"]) == \
         ["bench", "bbh", "--self-correct", "--self-correct-mode", "tripost", "--limit", "2"]
@@ -193,7 +193,7 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
 
     config = _config(tmp_path, data_dir, benchmark="bbh", tasks=["boolean_expressions"], limit=6, conditions=[],
                      self_correct=True, self_correct_mode="tripost", answer_mode="choice", shots=0, max_new_tokens=200)
-    from salam.selfcorrect.tripost import FEEDBACK_MAX_NEW_TOKENS
+    from salam.train.tripost.runner import FEEDBACK_MAX_NEW_TOKENS
     from salam.testing import ScriptedChatModel
 
     fixer = Fixer()

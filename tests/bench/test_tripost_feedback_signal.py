@@ -42,10 +42,10 @@ def test_the_feedback_token_is_read_after_the_attempt_and_scored_against_the_out
     probabilities = script.p_wrong(scorer, records)
     assert scorer.seen[0] == ("<user>Q1<model>So the answer is (A).\nFeedback:", [" All", " In"])
     assert [round(p, 3) for p in probabilities] == [round(0.5 / 1.5, 3), round(0.2 / 1.2, 3), round(1.1 / 2.1, 3)]
-    s = script.signal(probabilities, [True, False, True])
+    s = script.wrong_signal(probabilities, [True, False, True])
     assert s["auroc"] == 1.0 and s["wrong"] == 2 and s["called_wrong"] == 1
     assert math.isclose(s["p_wrong_if_right"], 0.2 / 1.2)
-    assert script.signal([0.1, 0.2], [True, True])["auroc"] is None  # one class only: no AUROC, no crash
+    assert script.wrong_signal([0.1, 0.2], [True, True])["auroc"] is None  # one class only: no AUROC, no crash
 
 
 def test_a_run_without_tripost_samples_is_a_one_line_error(tmp_path):

@@ -58,7 +58,7 @@ def test_attempt_two_carries_the_memorys_guidelines_but_never_the_questions_own(
 
 
 def test_score_rows_carry_the_guidelines_in_attempt_two_only(memory):
-    from salam.train.score import rows_for
+    from salam.train.score.train import rows_for
 
     question = Question(id="q1", task="demo", text="Story 1: who paid? Ann or Bob", options=["Ann", "Bob"], answer="B")
     memory.add([rec("Story 9: who paid? Ann or Bob", guideline="Look for who handed over the money.", task="demo")])

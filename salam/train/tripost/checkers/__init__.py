@@ -1,0 +1,1 @@
+"""Step checkers for TriPosT: per task, a question generator, a gold-rationale solver and an exact checker that names a rationale's first wrong step; and the study assistant as a checker for tasks without a script."""
