@@ -122,7 +122,7 @@ def train_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: 
     out = tmp / "il"
     cmd = [sys.executable, "-m", "salam.cli.main", "train", "il", "--out", str(out), "--teacher",
            str(Path(data_dir) / "salam" / "bbq_feedback_gpt4.json"), "--limit", "24", "--max-steps", "6", "--batch-size", "2",
-           "--grad-accum", "1", "--min-examples", "8", "--save-steps", "2"]
+           "--grad-accum", "1", "--min-examples", "8", "--save-steps", "2", "--resume"]  # --resume: the first run starts, later ones continue
     killed = 0
     for _ in range(kills):
         killed += _kill_after(cmd, rng.uniform(5, 40), env, tmp / "train.err") == -9

@@ -33,15 +33,8 @@ def _examples(n: int) -> list[dict]:
 
 
 def run_one(which: str, n: int, batch_size: int, out: Path) -> dict:
-    from salam.train.base import (
-        TrainConfig,
-        cpu_trainer_args,
-        load_base,
-        lora_config,
-        peak_rss_mb,
-        prepare_training,
-        quiet_trainer,
-    )
+    from salam.train.base import TrainConfig, load_base, lora_config, prepare_training
+    from salam.train.trainer import cpu_trainer_args, peak_rss_mb, quiet_trainer
 
     prepare_training()
     from datasets import Dataset

@@ -5,7 +5,7 @@ Run: python benchmarks/methods_table.py --out benchmarks/results/methods_compare
          [--table TITLE ROW ...] [--versus SFT --versus SCoRe]
 
 A ROW is ``LABEL=BENCH_RUN`` or ``LABEL=BENCH_RUN@TRAINING_FOLDER[+TRAINING_FOLDER...]``: the bench run
-(`salam bench ... --self-correct`) gives Acc@t1, Acc@t2, Δ, Δi→c, Δc→i (macro over tasks, as
+(`salam bench ... --self-correct two-attempt`) gives Acc@t1, Acc@t2, Δ, Δi→c, Δc→i (macro over tasks, as
 `salam bench report`); the training folders (`salam train ...`, the ones this model was built from
 in order, e.g. SFT then SCoRe) give the training time and peak RSS. Each ``--versus LABEL`` adds a
 column: exact McNemar of every row's Acc@t2 against that row's, paired by question id.
@@ -81,7 +81,7 @@ def table(title: str, rows: list[Row], references: list[str]) -> list[str]:
     for row in rows:
         summary = RunDir(row.run).summary()
         if "self_correct" not in summary:
-            raise SystemExit(f"error: {row.run} has no self-correction results (run `salam bench` with --self-correct)")
+            raise SystemExit(f"error: {row.run} has no self-correction results (run `salam bench` with --self-correct two-attempt)")
         summaries[row.label] = summary
     n = {s["n_test"] for s in summaries.values()}
     refs = [r for r in references if r in summaries]

@@ -2,7 +2,7 @@
 
 A TriPosT model that says "All steps are correct." after every attempt never corrects itself. That can
 mean two things: it cannot tell right from wrong at all, or it can a little but "correct" always wins
-the greedy choice. This reads the model's own first attempts from a ``salam bench --self-correct
+the greedy choice. This reads the model's own first attempts from a ``salam bench --self-correct two-attempt
 tripost`` run, appends ``Feedback:`` exactly as the runner does, and takes the model's next-token
 log-probabilities of `` All`` (the start of "All steps are correct.") and `` In`` (the start of "In step N
 the part ... is incorrect.") in one forward pass per batch. P(wrong) is the softmax over the two.

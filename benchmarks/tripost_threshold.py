@@ -49,13 +49,13 @@ def main() -> None:
     from salam.models import resolve_chat_model
     from salam.stats import wrong_signal, youden_threshold
     from salam.train.tripost.runner import TriPosTRunner, wrong_probability
-    from salam.train.tripost.train import TriPostConfig, training_questions
+    from salam.train.tripost.train import TriPostConfig, rollout_questions
 
     began = time.perf_counter()
     try:
         config = TriPostConfig(out=Path("."), tasks=args.tasks.split(","), limit=args.limit, benchmark=args.bench,
                                data_dir=args.data_dir)
-        questions = training_questions(config, "held-out", offset=args.skip)
+        questions = rollout_questions(config, "held-out", offset=args.skip)
         model = resolve_chat_model(args.model, batch_size=8, max_new_tokens=args.max_new_tokens)
         # first_attempts never uses the threshold: giving one makes the runner refuse a model that cannot score
         runner = TriPosTRunner(model, max_new_tokens=args.max_new_tokens, wrong_threshold=0.5)

@@ -5,7 +5,7 @@ A run directory holds everything needed to audit, resume or view a run::
     manifest.json          settings, models, git sha, data checksums, split (written once, before any work)
     gather.jsonl           the gather transcript (imitation-learning data)
     samples/<cond>.jsonl   per-sample logs: prompt, output, answer, score, memories, tokens, latency
-    samples/self_correct.jsonl  the two-attempt protocol per question (with --self-correct)
+    samples/self_correct.jsonl  the two-attempt protocol per question (with --self-correct two-attempt)
     timings.json           wall seconds per stage, summed over resumes
     assistant_stats.json   the assistant's parse failures and redacted leaks, summed over resumes
     summary.json           metrics, computed from the sample logs only (a resumed run gives the same summary)

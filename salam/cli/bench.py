@@ -8,11 +8,12 @@ from typing import Any, Optional
 
 import typer
 
-from salam.cli.common import ANSWER_MODES, DisplayOpt, one_of, progress_reporter, similarity
+from salam.cli.common import ANSWER_MODES, BaseUrlOpt, DataDirOpt, DisplayOpt, ModelOpt, one_of, progress_reporter, similarity
 
 app = typer.Typer(help="Run BBQ/BBH benchmarks under SALAM conditions and report them.", no_args_is_help=True)
 
 _DEFAULT_CONDITIONS = "none,mistake,feedback"
+SELF_CORRECT_MODES = ("two-attempt", "tripost")
 
 
 def _split_list(value: Optional[str]) -> list[str]:
@@ -42,7 +43,7 @@ def _run(config: Any, log_dir: Optional[Path], resume: bool, display: str) -> No
 def _make(benchmark: str, default_limit: int, default_train: int) -> None:
     @app.command(benchmark, help=f"Run {benchmark.upper()}: gather on the train split, examine the test split per condition.")
     def command(
-        model: str = typer.Option("local", "--model", "-m", help="Main model spec."),
+        model: str = ModelOpt,
         assistant: Optional[str] = typer.Option(None, "--assistant", help="Study assistant spec (default: the main model)."),
         tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks/categories" + (" or subsets paper,free,all" if benchmark == "bbh" else "") + " (default: all available" + (" of the paper's 16" if benchmark == "bbh" else "") + ")."),
         limit: int = typer.Option(default_limit, "--limit", min=0, help="Test questions per task (0: all)."),
@@ -62,11 +63,10 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         namespace: Optional[str] = typer.Option(None, "--namespace", help="Memory namespace to gather into and read from (e.g. 'default' of an imported memory)."),
         no_gather: bool = typer.Option(False, "--no-gather", help="Skip gathering: examine with the memory as it is."),
         embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder for a new memory (default: bundled all-MiniLM-L6-v2)."),
-        data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR", help="Folder with bbq/ and bbh/."),
-        base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:<model>."),
-        self_correct: bool = typer.Option(False, "--self-correct", help="Also run the two-attempt self-correction protocol on the test split."),
-        self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct)."),
-        self_correct_mode: str = typer.Option("two-attempt", "--self-correct-mode", callback=one_of("two-attempt", "tripost"), help="two-attempt (SCoRe's protocol) or tripost (attempt, own feedback, update; cot mode). `--self-correct tripost` is the same."),
+        data_dir: Optional[str] = DataDirOpt,
+        base_url: Optional[str] = BaseUrlOpt,
+        self_correct: Optional[str] = typer.Option(None, "--self-correct", metavar="MODE", callback=one_of(*SELF_CORRECT_MODES), help="Also run a self-correction protocol on the test split: two-attempt (SCoRe's: attempt, then a review of it) or tripost (attempt, own feedback, update; cot mode)."),
+        self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct two-attempt)."),
         max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Updates at most in tripost mode."),
         wrong_threshold: Optional[float] = typer.Option(None, "--wrong-threshold", help="tripost mode: the model's feedback names a wrong step when its P(wrong) reaches this (choose it on held-out questions: benchmarks/tripost_threshold.py); default: its greedy feedback."),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1, help="Tokens a chain-of-thought turn may write (cot answers, tripost attempts and updates; default 512; local models)."),
@@ -81,8 +81,8 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             benchmark=benchmark, model=model, assistant=assistant, tasks=_split_list(tasks), limit=limit or None,
             train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rounds=rounds,
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
-            gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct,
-            self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct_mode, max_rounds=max_rounds,
+            gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct is not None,
+            self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct or "two-attempt", max_rounds=max_rounds,
             max_new_tokens=max_new_tokens, wrong_threshold=wrong_threshold,
         )
         _run(config, log_dir, resume, display)

@@ -38,34 +38,10 @@ app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(train_cmd.app, name="train")
 
 
-SELF_CORRECT_MODES = ("two-attempt", "tripost")
-
-
-def with_self_correct_mode(argv: list[str]) -> list[str]:
-    """``--self-correct tripost`` -> ``--self-correct --self-correct-mode tripost``.
-
-    Written by hand because Click (as this Typer version exposes it) cannot give a flag an optional value.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg.startswith("--self-correct=") and arg.split("=", 1)[1] in SELF_CORRECT_MODES:
-            out += ["--self-correct", "--self-correct-mode", arg.split("=", 1)[1]]
-        elif arg == "--self-correct" and i + 1 < len(argv) and argv[i + 1] in SELF_CORRECT_MODES:
-            out += ["--self-correct", "--self-correct-mode", argv[i + 1]]
-            i += 1
-        else:
-            out.append(arg)
-        i += 1
-    return out
-
-
 def run() -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit."""
     from salam.errors import SalamError
 
-    sys.argv[1:] = with_self_correct_mode(sys.argv[1:])
     try:
         returned = app(standalone_mode=False)
     except SalamError as exc:

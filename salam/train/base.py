@@ -1,22 +1,25 @@
-"""What every training method shares: the base model, LoRA, CPU trainer defaults, logging, manifest, resume.
+"""What every training method shares: its config fields, the base model and LoRA, the training
+questions, and the manifest. The trainer glue (arguments, loss log, timing, resume) is
+:mod:`salam.train.trainer`; the folder layout and stage skipping, :mod:`salam.train.folder`.
 
-A method is one config dataclass (subclassing :class:`TrainConfig`, documented fields) plus one
-function or trainer built from these pieces, as TRL pairs ``SFTConfig`` with ``SFTTrainer``.
-TRL, PEFT and transformers are imported inside the functions that need them.
+A method is one config dataclass (subclassing :class:`TrainConfig` or :class:`BenchTrainConfig`, with
+documented fields: the CLI derives its options from them) plus one function built from these pieces,
+as TRL pairs ``SFTConfig`` with ``SFTTrainer``. TRL, PEFT and transformers are imported inside the
+functions that need them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import resource
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from salam._util.jsonl import write_json_atomic
 from salam.errors import SalamError
+
+if TYPE_CHECKING:
+    from salam.types import Question
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 """All linear layers of a Gemma/Llama-style block: the probe that moved BBQ used all of them."""
@@ -56,6 +59,46 @@ class TrainConfig:
     save_steps: int = 25
     """Checkpoint every this many steps (what ``--resume`` continues from)."""
 
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "max_steps": (-1, None), "epochs": (0.01, None), "batch_size": (1, None), "grad_accum": (1, None),
+        "learning_rate": (1e-9, 1.0), "lora_r": (1, None), "lora_alpha": (1, None), "lora_dropout": (0.0, 0.99),
+        "max_length": (16, None), "seed": (0, None), "save_steps": (1, None), "limit": (1, None),
+        "validation": (0, None), "split_seed": (0, None), "iterations": (1, None), "temperature": (0.01, 5.0),
+    }
+    """Least and greatest value of numeric fields (None: unbounded); checked on construction, so the
+    Python API and the CLI refuse the same values with the same one-line error."""
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Allowed values of string fields that are a choice (``Literal`` fields are found from their type)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass
+class BenchTrainConfig(TrainConfig):
+    """A method trained on a benchmark's training split (the seeded split ``salam bench`` uses), in choice mode."""
+
+    benchmark: str = "bbq"
+    """Benchmark whose training split is the data (bbq or bbh)."""
+    tasks: list[str] = field(default_factory=list)
+    """Tasks/categories (empty: all available; BBH: the paper's 16)."""
+    limit: int | None = 300
+    """Training questions per task (from the seeded split, the same one `salam bench` uses)."""
+    validation: int = 10
+    """Validation questions per task, taken after the training ones (never test questions)."""
+    full: bool = False
+    """Full fine-tuning (embedding matrix frozen) instead of LoRA."""
+    data_dir: str | None = None
+    """Folder with bbq/ and bbh/ (default: $SALAM_DATA_DIR)."""
+    split_seed: int = 0
+    """Seed of the benchmark split (keep it equal to the bench's --seed so test questions stay unseen)."""
+    batch_size: int = 8
+    learning_rate: float = 2e-4
+    """Peak learning rate (cosine schedule, two warm-up steps); 2e-4 suits LoRA, ~5e-5 full fine-tuning."""
+    grad_accum: int = 1
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"benchmark": ("bbq", "bbh")}
+
 
 def base_model_dir(base: str) -> tuple[Path, str]:
     """The base model's folder and a hash naming its weights (for the manifest)."""
@@ -81,12 +124,6 @@ def texts_hash(texts: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
 def prepare_training() -> None:
     """Thread policy and quiet libraries, before torch is imported."""
     from salam._util.quiet import quiet_libraries
@@ -109,79 +146,81 @@ def load_base(config: TrainConfig) -> tuple[Any, Any, Path, str]:
     return model, tokenizer, base_dir, base_hash
 
 
+def check_fields(config: Any) -> None:
+    """One-line errors for a config value out of its ``BOUNDS`` or not among its ``CHOICES``/``Literal`` values."""
+    import math
+    import typing
+    from dataclasses import fields
+
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        value, flag = getattr(config, f.name), "--" + f.name.replace("_", "-")
+        lo, hi = config.BOUNDS.get(f.name, (None, None))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SalamError(f"{flag} must be a finite number, not {value}")
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                bounds = f"from {lo} to {hi}" if lo is not None and hi is not None else f"at least {lo}" if lo is not None else f"at most {hi}"
+                raise SalamError(f"{flag} must be {bounds}, not {value}")
+        allowed = config.CHOICES.get(f.name) or literal_values(hints.get(f.name))
+        if allowed and value is not None and value not in allowed:
+            raise SalamError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def literal_values(hint: Any) -> tuple[str, ...]:
+    """The values of a ``Literal[...]`` type (or ``Literal[...] | None``), else ()."""
+    import typing
+
+    if typing.get_origin(hint) is typing.Literal:
+        return tuple(typing.get_args(hint))
+    for arg in typing.get_args(hint):
+        if typing.get_origin(arg) is typing.Literal:
+            return tuple(typing.get_args(arg))
+    return ()
+
+
+def prepare_model(config: TrainConfig, full: bool, adapter: Path | None = None) -> tuple[Any, Any, str]:
+    """(model ready to train, tokenizer, base weights hash): LoRA (optionally continuing ``adapter``) or full."""
+    model, tokenizer, _, base_hash = load_base(config)
+    if full:
+        model.get_input_embeddings().weight.requires_grad_(False)  # Gemma ties the head to it: both stay
+        return model, tokenizer, base_hash
+    from peft import PeftModel, get_peft_model
+
+    if adapter is not None:
+        return PeftModel.from_pretrained(model, str(adapter), is_trainable=True), tokenizer, base_hash
+    return get_peft_model(model, lora_config(config)), tokenizer, base_hash
+
+
+def train_split_questions(benchmark: str, tasks: list[str] | None, data_dir: str | None, seed: int, limit: int | None,
+                          offset: int = 0) -> "list[Question]":
+    """The first ``limit`` train-side questions per task after ``offset``, of the seeded split ``salam bench`` uses
+    (so its test questions stay unseen; an offset past the trained ones gives held-out training-distribution questions)."""
+    from salam.data.questions import load_benchmark
+    from salam.data.split import side, split_benchmark
+
+    data, _ = load_benchmark(benchmark, tasks, data_dir)
+    return side(split_benchmark(data, seed=seed, train_limit=limit, train_offset=offset), "train")
+
+
+def training_questions(config: BenchTrainConfig, multiple_choice_only: bool = True) -> "tuple[list[Question], list[Question]]":
+    """(train, validation) questions of the configured split (only lettered ones unless told otherwise)."""
+    train = train_split_questions(config.benchmark, config.tasks, config.data_dir, config.split_seed, config.limit)
+    validation = train_split_questions(config.benchmark, config.tasks, config.data_dir, config.split_seed, config.validation,
+                                       offset=config.limit or 0)
+    if not multiple_choice_only:
+        return train, validation
+    mc = [q for q in train if q.is_multiple_choice]
+    if not mc:
+        raise SalamError("no multiple-choice questions to train on: choice-mode SFT needs lettered options")
+    return mc, [q for q in validation if q.is_multiple_choice]
+
+
 def lora_config(config: TrainConfig) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
-
-
-def cpu_trainer_args(config: TrainConfig, quiet: bool = False) -> dict[str, Any]:
-    """Keyword arguments for TRL/transformers training args that every method shares: float32, and the CPU
-    unless an accelerator is there (then ``accelerate launch`` spreads the same command over its devices)."""
-    import torch
-
-    return dict(
-        output_dir=str(Path(config.out) / "checkpoints"), max_steps=config.max_steps, num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate, lr_scheduler_type="cosine",
-        warmup_steps=2, logging_steps=5, save_steps=config.save_steps, save_total_limit=2, eval_strategy="no",
-        use_cpu=not torch.cuda.is_available(), bf16=False, fp16=False, gradient_checkpointing=False, report_to=[], seed=config.seed,
-        dataloader_num_workers=0, disable_tqdm=quiet,
-    )
-
-
-def loss_recorder(losses: list[dict[str, float]], on_log: OnLog | None = None) -> Any:
-    """A trainer callback appending ``{"step", "loss"}`` to ``losses`` and forwarding it to ``on_log``."""
-    from transformers import TrainerCallback
-
-    class LossRecorder(TrainerCallback):
-        def on_log(self, _args, state, _control, logs=None, **_kw):  # noqa: ANN001
-            if logs and "loss" in logs:
-                losses.append({"step": state.global_step, "loss": float(logs["loss"])})
-                if on_log:
-                    on_log(state.global_step, state.max_steps, float(logs["loss"]))
-
-    return LossRecorder()
-
-
-def quiet_trainer(trainer: Any) -> None:
-    """Drop transformers' printer of log dicts: salam reports progress through ``on_log``."""
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)
-
-
-def last_checkpoint(out: Path) -> Path | None:
-    """The newest ``checkpoints/checkpoint-N`` under ``out``: where a killed run resumes."""
-    folder = Path(out) / "checkpoints"
-    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
-    return found[-1] if found else None
-
-
-@dataclass
-class TrainRun:
-    """Timing and the loss log of one trainer run, turned into manifest fields."""
-
-    losses: list[dict[str, float]] = field(default_factory=list)
-    began: float = field(default_factory=time.perf_counter)
-    resumed_from: Path | None = None
-
-    def start(self) -> None:
-        """Start the clock (call right before ``trainer.train``: tokenising is not training)."""
-        self.began = time.perf_counter()
-
-    def fields(self, result: Any, tokens_per_epoch: int, epochs: float) -> dict[str, Any]:
-        seconds = time.perf_counter() - self.began
-        epochs_done = float(result.metrics.get("epoch", epochs))
-        return {
-            "final_train_loss": float(result.training_loss),  # TRL: mean over the run; the last step is in loss_log
-            "loss_log": self.losses, "steps": int(result.global_step), "train_seconds": seconds,
-            "resumed_from": str(self.resumed_from) if self.resumed_from else None,
-            "train_tokens_per_epoch": tokens_per_epoch,
-            "tokens_per_second": tokens_per_epoch * epochs_done / seconds if seconds else None,
-            "peak_rss_mb": peak_rss_mb(),
-        }
 
 
 def settings_of(config: TrainConfig) -> dict[str, Any]:

@@ -99,20 +99,25 @@ def adapter_of(spec: str) -> Path | None:
     return Path(spec.split(":", 1)[1]) if spec.startswith("local+lora:") else None
 
 
+def run_parts(folder: TrainDir, names: list[str], previous: str, one: Callable[[int, str, TrainDir], str],
+              log: Callable[[str], None]) -> str:
+    """Train a recipe's parts in order, each into ``OUT/<name>`` (stages, iterations); a part whose manifest exists
+    is skipped (``--resume``), its spec carried on. ``one(number, previous spec, its folder)`` trains part
+    ``number`` (1-based) and returns its spec; the last spec is returned."""
+    for number, name in enumerate(names, start=1):
+        part = TrainDir(folder.path / name)
+        if part.is_finished():
+            previous = part.manifest()["spec"]
+            log(f"{name}: done before (resume), {previous}")
+            continue
+        previous = one(number, previous, part)
+    return previous
+
+
 def run_iterations(folder: TrainDir, iterations: int, previous: str, one: Callable[[int, str, TrainDir], str],
                    log: Callable[[str], None]) -> str:
-    """Iterations 1..n of an iterative recipe, each into ``iter-N``; a finished one is skipped (``--resume``).
-
-    ``one(number, previous spec, its folder)`` trains one iteration and returns its spec; the last spec is returned.
-    """
-    for number in range(1, iterations + 1):
-        step = folder.iteration(number)
-        if step.is_finished():
-            previous = step.manifest()["spec"]
-            log(f"iteration {number}: done before (resume), {previous}")
-            continue
-        previous = one(number, previous, step)
-    return previous
+    """Iterations 1..n of an iterative recipe, into ``iter-N`` (:func:`run_parts`)."""
+    return run_parts(folder, [folder.iteration(n).path.name for n in range(1, iterations + 1)], previous, one, log)
 
 
 def save_trained(model: Any, tokenizer: Any, folder: TrainDir, base: str, full: bool) -> str:

@@ -28,10 +28,10 @@ from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines, correction_prompt
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
-from salam.train.base import OnLog, prepare_training, settings_of, write_manifest
+from salam.train.base import BenchTrainConfig, OnLog, prepare_model, prepare_training, settings_of, training_questions, write_manifest
 from salam.train.folder import MANIFEST, TrainDir, adapter_of, run_iterations, save_trained, starting_point
 from salam.train.letters import LetterExample, letter_accuracy
-from salam.train.sft import SFTTrainConfig, fit_letters, prepare_model, training_questions
+from salam.train.trainer import fit_letters
 from salam.types import Question
 
 Schedule = Literal["fixed", "evolving"]
@@ -39,7 +39,7 @@ Filter = Literal["improving", "non-decreasing"]
 
 
 @dataclass
-class StascConfig(SFTTrainConfig):
+class StascConfig(BenchTrainConfig):
     """STaSC on a benchmark's training split; the SFT fields (data, LoRA/full, optimiser) apply to every iteration."""
 
     iterations: int = 2
@@ -62,9 +62,13 @@ class StascConfig(SFTTrainConfig):
     """A memory gathered on the training split: correction prompts carry its guidelines."""
     namespace: str = "default"
     """Namespace of that memory."""
+    limit: int | None = 100
+    """Training questions per task (each costs n_init x n_corr samples)."""
     init: str | None = None
     """M0, the model the recipe starts from: a trained spec (``local+lora:DIR``, e.g. the SFT baseline, or
     ``hf:DIR``); default the base model. With ``finetune=fixed`` every iteration trains from it."""
+
+    BOUNDS = {**BenchTrainConfig.BOUNDS, "n_init": (1, None), "n_corr": (1, None), "top_p": (0.01, 1.0)}
 
 
 def _model(spec: str) -> Any:

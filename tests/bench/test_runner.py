@@ -163,12 +163,7 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
     """`salam bench bbh --self-correct tripost`: attempt, own feedback, update; the final answer fills acc_t2."""
     from salam.bench.rundir import RunDir
     from salam.bench.runner import run_benchmark
-    from salam.cli.main import with_self_correct_mode
     from salam.train.tripost.runner import FEEDBACK
-
-    assert with_self_correct_mode(["bench", "bbh", "--self-correct", "tripost", "--limit", "2"]) == \
-        ["bench", "bbh", "--self-correct", "--self-correct-mode", "tripost", "--limit", "2"]
-    assert with_self_correct_mode(["--self-correct", "--limit", "2"]) == ["--self-correct", "--limit", "2"]
 
     class Fixer:
         """Answers True first; told nothing, says its steps are wrong once, then answers the gold."""

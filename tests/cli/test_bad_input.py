@@ -65,6 +65,8 @@ BAD = [
     ("bench", "bbq", "--threshold", "nan"),
     ("bench", "bbq", "--wrong-threshold", "0.3"),  # TriPosT's option without --self-correct tripost
     ("bench", "bbq", "--self-correct", "tripost", "--wrong-threshold", "1.5"),
+    ("bench", "bbq", "--self-correct", "sometimes"),  # a mode that does not exist
+    ("bench", "bbq", "--self-correct"),  # the mode is a value: two-attempt or tripost
     ("bench", "bbq", "--log-dir", "{tmp}/not-objects.jsonl/run"),
     ("ask", "hi", "--model", "hf:missing/model"),
 ]

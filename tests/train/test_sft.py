@@ -38,7 +38,8 @@ def test_training_batches_are_tokenised_as_the_bench_tokenises(local_model):
 def test_two_steps_then_the_spec_answers_as_training_measured(tmp_path, data_dir):
     from salam.answering.answerer import Answerer
     from salam.models import resolve_chat_model
-    from salam.train.sft import SFTTrainConfig, train_sft, training_questions
+    from salam.train.base import training_questions
+    from salam.train.sft import SFTTrainConfig, train_sft
 
     config = SFTTrainConfig(out=tmp_path / "sft", tasks=["Age"], limit=8, validation=12, max_steps=2, batch_size=4,
                             data_dir=str(data_dir))

@@ -13,23 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from salam.errors import SalamError
-from salam.train.base import (
-    OnLog,
-    TrainConfig,
-    TrainRun,
-    cpu_trainer_args,
-    last_checkpoint,
-    load_base,
-    lora_config,
-    loss_recorder,
-    prepare_training,
-    quiet_trainer,
-    settings_of,
-    texts_hash,
-    write_manifest,
-)
+from salam.train.base import OnLog, TrainConfig, load_base, lora_config, prepare_training, settings_of, texts_hash, write_manifest
 from salam.train.il.data import build_examples
-from salam.train.folder import MANIFEST
+from salam.train.folder import MANIFEST, TrainDir
+from salam.train.trainer import TrainRun, cpu_trainer_args, last_checkpoint, loss_recorder, run_trainer
 
 MIN_EXAMPLES = 64
 
@@ -47,9 +34,17 @@ class ILConfig(TrainConfig):
     min_examples: int = MIN_EXAMPLES
     """Refuse to train on fewer examples."""
 
+    BOUNDS = {**TrainConfig.BOUNDS, "min_examples": (1, None)}
 
-def train_il(config: ILConfig, on_log: OnLog | None = None) -> dict[str, Any]:
+
+def train_il(config: ILConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None,
+             log: Any = None) -> dict[str, Any]:
     """Train a LoRA adapter into ``config.out`` and return the manifest written there."""
+    if not config.transcripts and not config.teacher:
+        raise SalamError("give --transcripts and/or --teacher")
+    for path in [*config.transcripts, *config.teacher]:
+        if not Path(path).is_file():
+            raise SalamError(f"no such file: {path}")
     train, val, report = build_examples(config.transcripts, config.teacher, config.limit, config.seed)
     if len(train) < config.min_examples:
         raise SalamError(
@@ -60,8 +55,9 @@ def train_il(config: ILConfig, on_log: OnLog | None = None) -> dict[str, Any]:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = TrainDir(Path(config.out))
+    folder.prepare(resume, overwrite)
+    out = folder.path
     (out / "train.jsonl").write_text("".join(json.dumps(asdict(e)) + "\n" for e in train))
     (out / "validation.jsonl").write_text("".join(json.dumps(asdict(e)) + "\n" for e in val))
     model, tokenizer, _, base_hash = load_base(config)
@@ -71,11 +67,8 @@ def train_il(config: ILConfig, on_log: OnLog | None = None) -> dict[str, Any]:
     run = TrainRun(resumed_from=last_checkpoint(out))
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_ds(train), eval_dataset=to_ds(val) if val else None,
                          processing_class=tokenizer, peft_config=lora_config(config), callbacks=[loss_recorder(run.losses, on_log)])
-    quiet_trainer(trainer)
     tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
-    run.start()
-    result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
-    fields = run.fields(result, tokens, config.epochs)
+    _, fields = run_trainer(trainer, run, tokens, config.epochs)
     eval_loss = trainer.evaluate()["eval_loss"] if val else None
     trainer.save_model(str(out))  # adapter_config.json + adapter weights in DIR
     tokenizer.save_pretrained(str(out))

@@ -22,20 +22,10 @@ from salam._util.jsonl import read_json, write_json_atomic
 from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import correction_prompt
-from salam.train.base import (
-    OnLog,
-    TrainRun,
-    cpu_trainer_args,
-    last_checkpoint,
-    loss_recorder,
-    prepare_training,
-    quiet_trainer,
-    settings_of,
-    write_manifest,
-)
-from salam.train.folder import MANIFEST, TrainDir, adapter_of, save_trained, starting_point
+from salam.train.base import BenchTrainConfig, OnLog, prepare_model, prepare_training, settings_of, training_questions, write_manifest
+from salam.train.folder import MANIFEST, TrainDir, adapter_of, run_parts, save_trained, starting_point
 from salam.train.score.objective import ScoreWeights, Stage, objective
-from salam.train.sft import SFTTrainConfig, prepare_model, training_questions
+from salam.train.trainer import TrainRun, cpu_trainer_args, last_checkpoint, loss_recorder, run_trainer
 from salam.types import Question
 
 REFERENCE = "reference.json"
@@ -43,7 +33,7 @@ REFERENCE = "reference.json"
 
 
 @dataclass
-class ScoreConfig(SFTTrainConfig):
+class ScoreConfig(BenchTrainConfig):
     """SCoRe on a benchmark's training split (choice mode); the SFT fields (data, LoRA/full, optimiser) apply."""
 
     stage1_steps: int = 50
@@ -77,8 +67,16 @@ class ScoreConfig(SFTTrainConfig):
     """Generate mode: sampled trajectories per question (the leave-one-out group)."""
     temperature: float = 1.0
     """Generate mode: sampling temperature of both attempts."""
+    limit: int | None = 250
+    """Training questions per task."""
     learning_rate: float = 5e-5
+    """Peak learning rate (cosine schedule, two warm-up steps)."""
     batch_size: int = 4
+
+    BOUNDS = {**BenchTrainConfig.BOUNDS, "stage1_steps": (0, None), "stage2_steps": (0, None), "beta1": (0.0, None),
+              "beta2": (0.0, None), "alpha": (0.0, None), "eval_every": (1, None), "max_kl": (0.0, None),
+              "generations": (1, None), "temperature": (0.0, None)}
+    CHOICES = {**BenchTrainConfig.CHOICES, "mode": ("choice", "generate")}
 
 
 def rows_for(questions: Sequence[Question], guidance: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -234,8 +232,6 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
     """Stage I then stage II (or the single-turn ablation) into ``config.out``; returns the summary manifest."""
     folder = TrainDir(Path(config.out))
     config = starting_point(config)  # type: ignore[arg-type]
-    if config.mode not in ("choice", "generate"):
-        raise SalamError(f"--mode must be choice or generate, not {config.mode!r}")
     train, validation = training_questions(config, multiple_choice_only=config.mode == "choice")
     guidance = _guidance(config, train + validation)
     folder.prepare(resume, overwrite)
@@ -244,22 +240,18 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
         ([] if config.no_stage1 else [("stage1", config.stage1_steps)]) + [("stage2", config.stage2_steps)]
     if not stages or all(steps <= 0 for _, steps in stages):
         raise SalamError("nothing to train: give --stage1-steps and/or --stage2-steps above 0")
-    previous = config.init or config.base
-    manifests = []
     start_reference: Any = None  # the starting model's distributions (choice) or a frozen copy of it (generate), made once
-    for stage, steps in stages:
-        step_dir = TrainDir(folder.path / stage)
-        if step_dir.is_finished():
-            manifests.append(step_dir.manifest())
-            previous = manifests[-1]["spec"]
-            log(f"{stage}: done before (resume), {previous}")
-            continue
-        if steps <= 0:
-            continue
-        manifest, start_reference = _stage(config, stage, steps, previous, step_dir, train, validation, guidance,
+    todo = [(stage, steps) for stage, steps in stages if steps > 0]
+
+    def one(number: int, previous: str, part: TrainDir) -> str:
+        nonlocal start_reference
+        stage, steps = todo[number - 1]
+        manifest, start_reference = _stage(config, stage, steps, previous, part, train, validation, guidance,
                                            start_reference, on_log, log)
-        manifests.append(manifest)
-        previous = manifest["spec"]
+        return manifest["spec"]
+
+    previous = run_parts(folder, [stage for stage, _ in todo], config.init or config.base, one, log)
+    manifests = [TrainDir(folder.path / stage).manifest() for stage, _ in todo]
     summary = {"method": "score", "stages": manifests, "settings": settings_of(config), "spec": previous}
     write_manifest(folder.path, MANIFEST, summary)
     return summary
@@ -281,8 +273,6 @@ def _guidance(config: ScoreConfig, questions: list[Question]) -> dict[str, str]:
 def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder: TrainDir, train: list[Question],
            validation: list[Question], guidance: dict[str, str], start_reference: Any, on_log: OnLog | None,
            log: Any) -> tuple[dict[str, Any], Any]:
-    from dataclasses import replace
-
     from transformers import TrainingArguments
 
     began = time.perf_counter()
@@ -292,8 +282,8 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
     else:
         setup = _choice_setup(config, model, tokenizer, train, validation, guidance, start_reference, folder, log, began)
     folder.path.mkdir(parents=True, exist_ok=True)
-    args = TrainingArguments(**{**cpu_trainer_args(replace(config, max_steps=steps), quiet=on_log is not None),
-                                "output_dir": str(folder.checkpoints)}, remove_unused_columns=False)
+    args = TrainingArguments(**cpu_trainer_args(config, quiet=on_log is not None, output_dir=folder.checkpoints, max_steps=steps),
+                             remove_unused_columns=False)
     run = TrainRun(resumed_from=last_checkpoint(folder.path))
     trainer = score_trainer_class()(model=model, args=args, train_dataset=setup["dataset"],
                                     data_collator=setup["collate"], callbacks=[loss_recorder(run.losses, on_log)])
@@ -301,23 +291,21 @@ def _stage(config: ScoreConfig, stage: Stage, steps: int, previous: str, folder:
     trainer.sampling = setup.get("sampling")
     record: dict[str, Any] = {"validation": [], "stopped": None}
     trainer.add_callback(guard_callback(trainer, setup["validate"], config, record))
-    quiet_trainer(trainer)
     start_acc = setup["validate"]()
     record["validation"].append({"step": 0, "acc_t1": start_acc[0], "acc_t2": start_acc[1]})
-    run.start()
-    result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
+    tokens = sum(len(ids) for ids in tokenizer([answer_prompt(q) for q in train])["input_ids"])
+    result, fields = run_trainer(trainer, run, tokens, config.epochs)
     if record["stopped"]:
         log(f"{stage}: stopped, {record['stopped']}; keeping the last weights below it")
         params = dict(model.named_parameters())
         for name, value in record["good"].items():
             params[name].data.copy_(value)
-    tokens = sum(len(ids) for ids in tokenizer([answer_prompt(q) for q in train])["input_ids"])
     manifest = {
         "method": "score", "stage": stage, "mode": config.mode, "base": config.base, "base_model_sha256": base_hash,
         "init": config.init or config.base, "continued_from": previous, "benchmark": config.benchmark,
         "with_memory": bool(config.memory), "questions_with_guidelines": sum(1 for q in train if guidance.get(q.id)),
         "tasks": sorted({q.task for q in train}), "train_questions": len(train), "seed": config.seed,
-        "settings": settings_of(config), **run.fields(result, tokens, config.epochs),
+        "settings": settings_of(config), **fields,
         "curve": _every(trainer.curve, 5), "validation": record["validation"], "stopped": record["stopped"],
         "stage_seconds": time.perf_counter() - began,
     }

@@ -26,10 +26,10 @@ from salam.errors import SalamError
 from salam.train.tripost.checkers.base import join_steps
 from salam.train.tripost.checkers.scripts import SCRIPTS, script_for
 from salam.train.tripost.runner import MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
-from salam.train.base import OnLog, TrainConfig, prepare_training, settings_of, texts_hash, write_manifest
+from salam.train.base import OnLog, TrainConfig, prepare_model, prepare_training, settings_of, texts_hash, train_split_questions, write_manifest
 from salam.train.completions import CompletionCollator, CompletionExample, completion_trainer_class
 from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
-from salam.train.sft import fit, prepare_model
+from salam.train.trainer import fit
 from salam.train.tripost.data import (
     Round,
     Trajectory,
@@ -76,8 +76,11 @@ class TriPostConfig(TrainConfig):
     grad_accum: int = 2
     learning_rate: float = 2e-4
 
+    BOUNDS = {**TrainConfig.BOUNDS, "max_rounds": (1, None), "improve_ratio": (0.01, None), "feedback_weight": (0.0, None)}
+    CHOICES = {"feedback": ("script", "assistant"), "benchmark": ("bbq", "bbh")}
 
-def training_questions(config: TriPostConfig, stage: str, offset: int = 0) -> list[Question]:
+
+def rollout_questions(config: TriPostConfig, stage: str, offset: int = 0) -> list[Question]:
     """``limit`` questions per task: generated over a script's seen difficulties (``stage`` seeds them apart),
     else the benchmark's seeded train split after its first ``offset`` (the bench's test questions stay unseen;
     an offset past the training ones gives held-out questions from the training distribution)."""
@@ -89,11 +92,7 @@ def training_questions(config: TriPostConfig, stage: str, offset: int = 0) -> li
             rng = random.Random(f"{config.seed}-{stage}-{task}")
             questions += [script.generate(rng, script.seen[i % len(script.seen)], i) for i in range(config.limit)]
     if others:
-        from salam.data.questions import load_benchmark
-        from salam.data.split import side, split_benchmark
-
-        data, _ = load_benchmark(config.benchmark, others, config.data_dir)
-        questions += side(split_benchmark(data, seed=0, train_limit=config.limit, train_offset=offset), "train")
+        questions += train_split_questions(config.benchmark, others, config.data_dir, 0, config.limit, offset)
     return questions
 
 
@@ -135,7 +134,7 @@ def train_tripost(config: TriPostConfig, resume: bool = False, overwrite: bool =
 
 
 def _supervised_start(config: TriPostConfig, folder: TrainDir, on_log: OnLog | None, log: Any) -> None:
-    questions = training_questions(config, "sft")
+    questions = rollout_questions(config, "sft")
     examples = [CompletionExample(cot_prompt(q), (("\n".join(gold_steps(q)), 1.0),)) for q in questions]
     log(f"supervised start: {len(examples)} gold rationales")
     folder.path.mkdir(parents=True, exist_ok=True)
@@ -160,7 +159,7 @@ def _iteration(config: TriPostConfig, modules: dict[str, Any], number: int, prev
     from salam.models import resolve_chat_model
 
     began = time.perf_counter()
-    questions = training_questions(config, f"iter-{number}")
+    questions = rollout_questions(config, f"iter-{number}")
     model = resolve_chat_model(previous, temperature=config.temperature, max_new_tokens=COT_MAX_NEW_TOKENS,
                                batch_size=max(8, config.batch_size * config.grad_accum))
     # One task at a time, so each gets its own token budget (a word sort writes far more than a Boolean).

@@ -71,9 +71,9 @@ def test_an_unknown_mode_is_one_line(tmp_path, data_dir):
     from salam.errors import SalamError
     from salam.train.score.train import ScoreConfig, train_score
 
-    with pytest.raises(SalamError, match="--mode must be choice or generate"):
-        train_score(ScoreConfig(out=tmp_path / "s", tasks=["Age"], limit=2, data_dir=str(data_dir), mode="sample"),
-                    log=lambda m: None)
+    with pytest.raises(SalamError, match="--mode must be one of choice, generate, not 'sample'"):
+        ScoreConfig(out=tmp_path / "s", tasks=["Age"], limit=2, data_dir=str(data_dir), mode="sample")
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.slow
@@ -81,7 +81,7 @@ def test_generate_mode_trains_both_stages_and_answers_through_the_spec(tmp_path,
     from salam.answering.answerer import Answerer
     from salam.models import resolve_chat_model
     from salam.train.score.train import ScoreConfig, train_score
-    from salam.train.sft import training_questions
+    from salam.train.base import training_questions
 
     config = ScoreConfig(out=tmp_path / "g", tasks=["Age"], limit=4, validation=4, stage1_steps=1, stage2_steps=1,
                          batch_size=2, eval_every=1, generations=2, mode="generate", data_dir=str(data_dir))

@@ -89,7 +89,7 @@ def test_both_stages_on_real_questions_then_answer_through_the_spec(tmp_path, da
     assert summary["spec"] == f"local+lora:{tmp_path / 'score' / 'stage2'}"
     assert [v["step"] for v in stage2["validation"]] == [0, 2] and stage2["curve"][0]["reward_t2"] >= 0
     assert (tmp_path / "score" / "reference.json").is_file() and TrainDir(tmp_path / "score").manifest()["method"] == "score"
-    from salam.train.sft import training_questions
+    from salam.train.base import training_questions
 
     _, validation = training_questions(config)
     attempts = Answerer(resolve_chat_model(summary["spec"]), "choice").answer([(q, "") for q in validation])

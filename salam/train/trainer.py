@@ -1,0 +1,135 @@
+"""The trainer glue every method shares: training arguments, the loss log, timing and peak memory,
+resuming from the newest checkpoint, and one trainer run over rows (:func:`fit`).
+
+A method builds its trainer (a ``transformers.Trainer`` subclass with its own loss, or TRL's
+``SFTTrainer``) and hands it to :func:`run_trainer`, which resumes, times and reports it the same way
+for all of them. transformers, datasets and TRL are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from salam.train.base import OnLog, TrainConfig
+
+if TYPE_CHECKING:
+    from salam.train.folder import TrainDir
+    from salam.train.letters import LetterExample
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+
+
+def cpu_trainer_args(config: TrainConfig, quiet: bool = False, output_dir: Path | None = None,
+                     max_steps: int | None = None) -> dict[str, Any]:
+    """Keyword arguments for TRL/transformers training args that every method shares: float32, and the CPU
+    unless an accelerator is there (then ``accelerate launch`` spreads the same command over its devices).
+    ``output_dir`` (default ``OUT/checkpoints``) and ``max_steps`` (default the config's) serve a stage's folder."""
+    import torch
+
+    return dict(
+        output_dir=str(output_dir or Path(config.out) / "checkpoints"),
+        max_steps=config.max_steps if max_steps is None else max_steps, num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate, lr_scheduler_type="cosine",
+        warmup_steps=2, logging_steps=5, save_steps=config.save_steps, save_total_limit=2, eval_strategy="no",
+        use_cpu=not torch.cuda.is_available(), bf16=False, fp16=False, gradient_checkpointing=False, report_to=[], seed=config.seed,
+        dataloader_num_workers=0, disable_tqdm=quiet,
+    )
+
+
+def loss_recorder(losses: list[dict[str, float]], on_log: OnLog | None = None) -> Any:
+    """A trainer callback appending ``{"step", "loss"}`` to ``losses`` and forwarding it to ``on_log``."""
+    from transformers import TrainerCallback
+
+    class LossRecorder(TrainerCallback):
+        def on_log(self, _args, state, _control, logs=None, **_kw):  # noqa: ANN001
+            if logs and "loss" in logs:
+                losses.append({"step": state.global_step, "loss": float(logs["loss"])})
+                if on_log:
+                    on_log(state.global_step, state.max_steps, float(logs["loss"]))
+
+    return LossRecorder()
+
+
+def quiet_trainer(trainer: Any) -> None:
+    """Drop transformers' printer of log dicts: salam reports progress through ``on_log``."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def last_checkpoint(out: Path) -> Path | None:
+    """The newest ``checkpoints/checkpoint-N`` under ``out``: where a killed run resumes."""
+    folder = Path(out) / "checkpoints"
+    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
+    return found[-1] if found else None
+
+
+@dataclass
+class TrainRun:
+    """Timing and the loss log of one trainer run, turned into manifest fields."""
+
+    losses: list[dict[str, float]] = field(default_factory=list)
+    began: float = field(default_factory=time.perf_counter)
+    resumed_from: Path | None = None
+
+    def start(self) -> None:
+        """Start the clock (call right before ``trainer.train``: tokenising is not training)."""
+        self.began = time.perf_counter()
+
+    def fields(self, result: Any, tokens_per_epoch: int, epochs: float) -> dict[str, Any]:
+        seconds = time.perf_counter() - self.began
+        epochs_done = float(result.metrics.get("epoch", epochs))
+        return {
+            "final_train_loss": float(result.training_loss),  # TRL: mean over the run; the last step is in loss_log
+            "loss_log": self.losses, "steps": int(result.global_step), "train_seconds": seconds,
+            "resumed_from": str(self.resumed_from) if self.resumed_from else None,
+            "train_tokens_per_epoch": tokens_per_epoch,
+            "tokens_per_second": tokens_per_epoch * epochs_done / seconds if seconds else None,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+
+
+def run_trainer(trainer: Any, run: TrainRun, tokens: int, epochs: float) -> tuple[Any, dict[str, Any]]:
+    """Train (resuming ``run.resumed_from``) with transformers' log printer removed; (result, manifest fields)."""
+    quiet_trainer(trainer)
+    run.start()
+    result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
+    return result, run.fields(result, tokens, epochs)
+
+
+def fit(config: TrainConfig, model: Any, rows: list[dict[str, Any]], collator: Any, trainer_class: type, folder: "TrainDir",
+        on_log: OnLog | None, tokens: int) -> dict[str, Any]:
+    """One trainer run over ``rows`` (resuming the folder's last checkpoint); manifest fields of the run."""
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(**cpu_trainer_args(config, quiet=on_log is not None, output_dir=folder.checkpoints),
+                             remove_unused_columns=False)
+    run = TrainRun(resumed_from=last_checkpoint(folder.path))
+    trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
+                            callbacks=[loss_recorder(run.losses, on_log)])
+    result, fields = run_trainer(trainer, run, tokens, config.epochs)
+    epochs_done = float(result.metrics.get("epoch", config.epochs))
+    return {**fields, "examples": len(rows),
+            "examples_per_second": len(rows) * epochs_done / max(1e-9, fields["train_seconds"])}
+
+
+def fit_letters(config: TrainConfig, model: Any, tokenizer: Any, examples: "list[LetterExample]", folder: "TrainDir",
+                on_log: OnLog | None = None) -> dict[str, Any]:
+    """Train ``model`` on letter examples (the loss over the option letters); manifest fields of the run."""
+    from salam.train.letters import LetterCollator, letter_trainer_class
+
+    return fit(config, model, [e.as_row() for e in examples], LetterCollator(tokenizer, config.max_length),
+               letter_trainer_class(), folder, on_log, sum(len(ids) for ids in tokenizer([e.prompt for e in examples])["input_ids"]))
