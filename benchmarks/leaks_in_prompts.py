@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from salam.assistant.leakage import find_leak
-from salam.data.questions import load_benchmark
 from salam.bench.rundir import RunDir
+from salam.data.questions import load_benchmark
 
 
 def main() -> None:

@@ -72,7 +72,7 @@ def measure(mem, texts, vectors, queries, qvecs, k: int) -> list[tuple[str, str,
     """(filter, search, recall@k, p50 ms, p99 ms) rows."""
     tasks = np.asarray([task_of(i) for i in range(len(texts))])
     ids = {t: i for i, t in enumerate(texts)}
-    col = mem._collection("default", "mistake", create=False)
+    col = mem.backend.collection("default", "mistake", create=False)
     rows = []
     for label, task in FILTERS.items():
         allowed = np.arange(len(texts)) if task is None else np.flatnonzero(tasks == task)
@@ -81,7 +81,7 @@ def measure(mem, texts, vectors, queries, qvecs, k: int) -> list[tuple[str, str,
         hnsw, hnsw_times = [], []
         for qvec in qvecs:  # one query at a time, as `similar` is timed below
             t = time.perf_counter()
-            hnsw += mem._approximate(col, qvec[None, :], k, where)
+            hnsw += mem.backend.query(col, qvec[None, :], k, where)
             hnsw_times.append(1000 * (time.perf_counter() - t))
         recall = np.mean([len({ids[doc] for _, doc, _, _ in got} & want) / len(want) for got, want in zip(hnsw, truth)])
         rows.append((label, "chroma-hnsw", float(recall), float(np.percentile(hnsw_times, 50)), float(np.percentile(hnsw_times, 99))))

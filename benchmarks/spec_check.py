@@ -20,8 +20,8 @@ def main() -> None:
 
     from salam.models import resolve_chat_model
     from salam.selfcorrect.protocol import TwoAttemptRunner
-    from salam.train.folder import TrainDir
     from salam.train.base import training_questions
+    from salam.train.folder import TrainDir
     from salam.train.sft import SFTTrainConfig
 
     for folder in args.folders:

@@ -45,9 +45,9 @@ def main() -> None:
 
     from salam._util.quiet import quiet_libraries
     from salam.answering.cot import COT_MAX_NEW_TOKENS
-    from salam.train.tripost.checkers.scripts import SCRIPTS
     from salam.models import resolve_chat_model
     from salam.selfcorrect.metrics import summarise_two_attempts
+    from salam.train.tripost.checkers.scripts import SCRIPTS
     from salam.train.tripost.runner import TriPosTRunner
 
     quiet_libraries()

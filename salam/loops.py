@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -16,7 +15,7 @@ from salam.assistant.assistant import StudyAssistant
 from salam.assistant.leakage import find_leak, guard_retrieved, redact
 from salam.conditions import Condition, build_guidance, condition_spec
 from salam.defaults import BATCH_SIZE, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
-from salam.errors import DataError, SalamError, data_shape
+from salam.errors import SalamError, data_shape
 from salam.memory.store import MistakeMemory
 from salam.models.resolve import model_label
 from salam.types import (
@@ -258,13 +257,11 @@ def examine(
 
 def load_questions_jsonl(path: str | Path) -> list[Question]:
     """Questions from a JSONL file of salam ``Question`` objects (``id``, ``text``, ``options``, ``answer``, ...)."""
+    from salam._util.jsonl import read_jsonl_strict
+
+    what = "a question (id, text, options, answer)"
     out = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            with data_shape(f"{path}:{number}", "a question (id, text, options, answer)"):
-                out.append(Question.model_validate(json.loads(line)))
+    for where, row in read_jsonl_strict(Path(path), what):
+        with data_shape(where, what):
+            out.append(Question.model_validate(row))
     return out

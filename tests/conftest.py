@@ -69,8 +69,8 @@ def store(request, tmp_path, hash_embedder):
         mem = MistakeMemory.open(url=request.getfixturevalue("chroma_server"), embedder=hash_embedder)
     yield mem
     if request.param == "server":
-        for col in mem._client.list_collections():
-            mem._client.delete_collection(col.name)
+        for col in mem.backend.client.list_collections():
+            mem.backend.client.delete_collection(col.name)
     mem.close()
 
 

@@ -43,6 +43,28 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield value
 
 
+def read_jsonl_strict(path: Path, what: str, text: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(``path:N``, object) for each non-empty line of a JSONL file a user gave, where every line must be a
+    JSON object: an unreadable file or a bad line is a one-line :class:`DataError` naming the line and ``what``
+    it should be. ``text``: the file's contents when the caller has read (and checked) them already."""
+    from salam.errors import DataError, data_shape
+
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        with data_shape(where, what):
+            value = json.loads(line)
+            if not isinstance(value, dict):
+                raise ValueError(f"a JSON {type(value).__name__}, not an object")
+        yield where, value
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary sibling, fsync it, then rename it over ``path``."""
     tmp = path.with_name(f".{path.name}.tmp")

@@ -165,24 +165,17 @@ def compare(run_dirs: Sequence[Path]) -> str:
 
 def _versus_first(runs: Sequence[RunDir], conditions: Sequence[str]) -> list[str]:
     """McNemar of every run against the first, per condition and for the self-correction attempts."""
-    from salam.stats import paired_mcnemar
-    from salam.bench.rundir import SELF_CORRECT
+    from salam.bench.compare import paired_rows
 
     if len(runs) < 2:
         return []
     lines = ["", f"Paired with `{md(runs[0].path.name)}` (b = only it right, c = only this run right, exact McNemar):", "",
              "| run | what | paired n | b/c | p |", "|---|---|---|---|---|"]
-    base = runs[0]
     for run in runs[1:]:
-        pairs = [(c, base.samples(c), run.samples(c), lambda r: r["correct"]) for c in conditions]
-        base_sc, run_sc = base.samples(SELF_CORRECT), run.samples(SELF_CORRECT)
-        if base_sc and run_sc:
-            pairs += [("Acc@t1", base_sc, run_sc, lambda r: r["t1"]["correct"]), ("Acc@t2", base_sc, run_sc, lambda r: r["t2"]["correct"])]
-        for what, a, b, correct in pairs:
-            paired = paired_mcnemar({q: bool(correct(r)) for q, r in a.items()}, {q: bool(correct(r)) for q, r in b.items()})
-            if paired:
-                n, test = paired
-                lines.append(f"| {md(run.path.name)} | {what} | {n} | {test['b']}/{test['c']} | {test['p_value']:.3f} |")
+        rows = paired_rows(runs[0], run, conditions)
+        lines += [f"| {md(run.path.name)} | {r.condition} | {r.n} | {r.b}/{r.c} | {r.p:.3f} |" for r in rows]
+        if not rows:
+            lines.append(f"| {md(run.path.name)} | — | 0 | — | no question answered by both runs |")
     return lines
 
 

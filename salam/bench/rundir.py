@@ -30,7 +30,6 @@ from salam._util.jsonl import (
     write_text_atomic,
 )
 from salam.errors import SalamError
-from salam.provenance import provenance
 
 SELF_CORRECT = "self_correct"
 """The sample log of the two-attempt protocol (``samples/self_correct.jsonl``)."""

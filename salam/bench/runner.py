@@ -14,9 +14,8 @@ from typing import Any, Callable
 
 from salam.answering.cot import COT_MAX_NEW_TOKENS
 from salam.bench.rundir import SELF_CORRECT, RunDir, check_writable
-from salam.provenance import provenance
-from salam.data.split import Splits, side
 from salam.conditions import CONDITION_NAMES
+from salam.data.split import Splits, side
 from salam.defaults import (
     ANSWER_MAX_NEW_TOKENS,
     ASSISTANT_MAX_NEW_TOKENS,
@@ -25,6 +24,7 @@ from salam.defaults import (
     retrieval_for,
 )
 from salam.errors import SalamError
+from salam.provenance import provenance
 from salam.types import Question
 
 StageProgress = Callable[[str, int, int], Any]
@@ -269,9 +269,8 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
     guidelines = Guidelines(memory, prep.namespace, config.k or 0, config.threshold or 0.0, config.same_task) \
         if config.self_correct_memory else None
     if config.self_correct_mode == "tripost":
-        from salam.train.tripost.runner import TriPosTRunner
-
         from salam.data.bbh import cot_exemplars_for
+        from salam.train.tripost.runner import TriPosTRunner
 
         runner: Any = TriPosTRunner(model, config.max_rounds, cot_exemplars_for(config.shots, config.data_dir), guidelines,
                                     config.cot_tokens, config.wrong_threshold)

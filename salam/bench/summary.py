@@ -10,8 +10,8 @@ from collections import defaultdict
 from typing import Any, Sequence
 
 from salam.bench.bias import bbq_scores
-from salam.stats import accuracy, bootstrap_ci, mcnemar
 from salam.bench.rundir import SELF_CORRECT, RunDir
+from salam.stats import accuracy, bootstrap_ci, mcnemar
 from salam.types import Question, memory_outcome
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from salam._util.jsonl import read_jsonl_strict
 from salam.data.files import locate, read_data_text
 from salam.errors import DataError, data_shape
 from salam.types import LETTERS, Question
@@ -52,10 +52,10 @@ def load_bbq(categories: list[str] | None = None, data_dir: str | Path | None = 
             raise DataError(f"unknown BBQ category {category!r}; choose from {', '.join(BBQ_CATEGORIES)}")
         path = locate("bbq", category, data_dir)
         rows = []
-        for number, line in enumerate(read_data_text(path).splitlines(), 1):
-            if line.strip():
-                with data_shape(f"{path}:{number}", "a BBQ line (context, question, ans0-2, label, ...)"):
-                    rows.append(bbq_question(json.loads(line)))
+        what = "a BBQ line (context, question, ans0-2, label, ...)"
+        for where, line in read_jsonl_strict(path, what, read_data_text(path)):
+            with data_shape(where, what):
+                rows.append(bbq_question(line))
         out[category] = rows
     return out
 

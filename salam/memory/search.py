@@ -14,7 +14,7 @@ changes and the hits' rows are fetched from Chroma.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -39,22 +39,18 @@ class ExactIndex:
     """Each row's question, reason and guideline, case-folded, for full-text search (built on first use)."""
 
     @classmethod
-    def load(cls, collection: Any, page: int = 5000) -> "ExactIndex":
+    def from_pages(cls, pages: Iterable[dict[str, Any]]) -> "ExactIndex":
+        """The index of a collection read as ``get`` pages with embeddings, documents and metadatas."""
         ids: list[str] = []
         vectors: list[np.ndarray] = []
         documents: list[str] = []
         metadatas: list[dict] = []
-        offset = 0
-        while True:
-            got = collection.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
+        for got in pages:
             ids += got["ids"]
             if len(got["ids"]):
                 vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
             documents += got["documents"]
             metadatas += [dict(meta or {}) for meta in got["metadatas"]]
-            if len(got["ids"]) < page:
-                break
-            offset += page
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
         tasks = np.asarray([str(meta.get("task", "")) for meta in metadatas])
         return cls(ids, matrix, tasks, documents, metadatas)
@@ -111,7 +107,7 @@ class ExactIndex:
         return self.ids[i], self.documents[i], self.metadatas[i]
 
     def rows(self, hits: Sequence[Sequence[tuple[str, float]]]) -> list[list[tuple[str, str, dict, float]]]:
-        """(id, document, metadata, distance) rows for the hits, from memory (see :func:`fetch_rows`)."""
+        """(id, document, metadata, distance) rows for the hits, from memory (a shared server's: :meth:`salam.memory.backend.ChromaBackend.rows`)."""
         row_of = self._row_of()
         return [[(rid, self.documents[row_of[rid]], self.metadatas[row_of[rid]], 1.0 - sim) for rid, sim in group]
                 for group in hits]
@@ -138,16 +134,3 @@ class ExactIndex:
             found = cols if rows is None else rows[cols]
             out.append([(self.ids[int(r)], float(scores[qi, c])) for r, c in zip(found, cols)])
         return out
-
-
-def fetch_rows(collection: Any, hits: Sequence[Sequence[tuple[str, float]]]) -> list[list[tuple[str, str, dict, float]]]:
-    """(id, document, metadata, distance) rows for the hits, with one Chroma ``get`` for all of them.
-
-    Used where other processes may write the same collection (a Chroma server).
-    """
-    wanted = list(dict.fromkeys(rid for group in hits for rid, _ in group))
-    if not wanted:
-        return [[] for _ in hits]
-    got = collection.get(ids=wanted, include=["documents", "metadatas"])
-    found = {rid: (doc, meta) for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
-    return [[(rid, *found[rid], 1.0 - sim) for rid, sim in group if rid in found] for group in hits]

@@ -1,7 +1,8 @@
 """MistakeMemory: past mistakes and their feedback in Chroma, retrieved by question similarity.
 
-Embeddings are ours (normalised, cosine space); the Chroma specifics (clients, collection names,
-the folder marker) live in :mod:`salam.memory.chroma`.
+The store keeps ids, dedupe, outcome counters, prune and search; every Chroma call goes through its
+:class:`salam.memory.backend.ChromaBackend`, and clients and the folder marker live in
+:mod:`salam.memory.chroma`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from salam._util.home import default_memory_dir
-from salam.memory.chroma import (
-    KINDS,
-    choose_embedder,
-    collection_name,
-    collection_names,
-    http_client,
-    parse_collection_name,
-    stored_embedder_from_collections,
-)
+from salam.memory.backend import ChromaBackend, Row
+from salam.memory.chroma import KINDS, choose_embedder, http_client, stored_embedder_from_collections
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
 from salam.memory.embeddings import Embedder, QueryEmbeddingCache
-from salam.memory.search import EXACT_MAX, ExactIndex, fetch_rows
+from salam.memory.search import EXACT_MAX, ExactIndex
 from salam.types import (
     MEMORY_SCHEMA_VERSION,
     MistakeRecord,
@@ -49,14 +43,12 @@ class MistakeMemory:
     """The mistake memory. Open it with :meth:`open`; close it (or use ``with``) to release the lock."""
 
     def __init__(self, client: Any, embedder: Embedder, location: str, lock: Any = None) -> None:
-        self._client = client
+        self.backend = ChromaBackend(client, embedder.name, embedder.dim)
         self.embedder = embedder
         self.queries = QueryEmbeddingCache(embedder)
         self.location = location
         self._lock = lock
-        self._collections: dict[str, Any] = {}
         self._indexes: dict[str, ExactIndex] = {}
-        self._max_batch = max(1, min(int(client.get_max_batch_size()), 256))  # small batches: frequent durable commits
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -93,7 +85,7 @@ class MistakeMemory:
     def close(self) -> None:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
-        self._collections.clear()
+        self.backend.forget()
 
     def __enter__(self) -> "MistakeMemory":
         return self
@@ -102,30 +94,8 @@ class MistakeMemory:
         self.close()
 
     # -- collections --------------------------------------------------------------------------
-    def _collection(self, namespace: str, kind: RecordKind, create: bool = True):
-        name = collection_name(namespace, kind)
-        if name not in self._collections:
-            meta = {"embedder": self.embedder.name, "dim": int(self.embedder.dim), "schema_version": MEMORY_SCHEMA_VERSION}
-            if create:
-                col = self._client.get_or_create_collection(
-                    name, metadata=meta, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-                )
-            else:
-                try:
-                    col = self._client.get_collection(name, embedding_function=None)
-                except Exception:  # chroma raises NotFoundError / ValueError depending on version
-                    return None
-            self._collections[name] = col
-        return self._collections[name]
-
-    def _all_collections(self) -> Iterator[tuple[str, RecordKind, Any]]:
-        for name in collection_names(self._client):
-            parsed = parse_collection_name(name)
-            if parsed:
-                yield parsed[0], parsed[1], self._collection(*parsed)
-
     def namespaces(self) -> list[str]:
-        return sorted({ns for ns, _, _ in self._all_collections()})
+        return sorted({ns for ns, _, _ in self.backend.collections()})
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, records: Sequence[MistakeRecord], on_commit: Any = None) -> int:
@@ -139,19 +109,20 @@ class MistakeMemory:
         for record in records:
             groups.setdefault((record.namespace, record.kind), []).append(record)
         for (namespace, kind), group in groups.items():
-            col = self._collection(namespace, kind)
-            for start in range(0, len(group), self._max_batch):
-                batch = list({r.id: r for r in group[start : start + self._max_batch]}.values())
-                existing = set(col.get(ids=[r.id for r in batch], include=[])["ids"])
+            col = self.backend.collection(namespace, kind)
+            size = self.backend.max_batch
+            for start in range(0, len(group), size):
+                batch = list({r.id: r for r in group[start : start + size]}.values())
+                existing = self.backend.existing(col, [r.id for r in batch])
                 fresh = [r for r in batch if r.id not in existing]
                 if fresh:
                     vectors = self.embedder.embed([r.question for r in fresh])
                     documents, metadatas = [r.question for r in fresh], [to_metadata(r) for r in fresh]
-                    col.add(ids=[r.id for r in fresh], embeddings=vectors, documents=documents, metadatas=metadatas)
+                    self.backend.add(col, [r.id for r in fresh], vectors, documents, metadatas)
                     if col.name in self._indexes:
                         self._indexes[col.name].extend([r.id for r in fresh], vectors, documents, metadatas)
                     added += len(fresh)
-                done += len(group[start : start + self._max_batch])
+                done += len(group[start : start + size])
                 if on_commit is not None:
                     on_commit(done)
         return added
@@ -166,10 +137,10 @@ class MistakeMemory:
         """
         outcome = memory_outcome(correct, baseline_correct)
         wanted = list(dict.fromkeys(ids))
-        for _, _, col in self._all_collections():
+        for _, _, col in self.backend.collections():
             if not wanted:
                 break
-            got = col.get(ids=wanted, include=["metadatas"])
+            got = self.backend.get(col, wanted, ["metadatas"])
             for rid, meta in zip(got["ids"], got["metadatas"]):
                 keys = json.loads(meta.get("outcome_keys") or "[]")
                 if key is not None and key in keys:
@@ -179,7 +150,7 @@ class MistakeMemory:
                     update[outcome] = int(meta.get(outcome, 0)) + 1
                 if key is not None:
                     update["outcome_keys"] = json.dumps((keys + [key])[-OUTCOME_KEYS_KEPT:])
-                col.update(ids=[rid], metadatas=[update])
+                self.backend.update(col, rid, update)
                 if col.name in self._indexes:
                     self._indexes[col.name].update_metadata(rid, update)
             found = set(got["ids"])
@@ -189,12 +160,12 @@ class MistakeMemory:
         """Delete records by id, in any namespace; returns how many existed."""
         removed = 0
         wanted = set(ids)
-        for _, _, col in self._all_collections():
+        for _, _, col in self.backend.collections():
             if not wanted:
                 break  # Chroma rejects a get with no ids
-            found = col.get(ids=list(wanted), include=[])["ids"]
+            found = list(self.backend.existing(col, list(wanted)))
             if found:
-                col.delete(ids=found)
+                self.backend.delete(col, found)
                 if col.name in self._indexes:
                     self._indexes[col.name].remove(found)
                 removed += len(found)
@@ -247,8 +218,8 @@ class MistakeMemory:
         if not ids:
             return []
         out: dict[str, MistakeRecord] = {}
-        for _, _, col in self._all_collections():
-            got = col.get(ids=list(ids), include=["documents", "metadatas"])
+        for _, _, col in self.backend.collections():
+            got = self.backend.get(col, ids)
             for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                 out[rid] = from_chroma(rid, doc, meta)
         return [out[i] for i in ids if i in out]
@@ -268,17 +239,10 @@ class MistakeMemory:
             where_arg = where
         elif where:
             where_arg = {"$and": [{k: v} for k, v in where.items()]}
-        for ns, knd, col in sorted(self._all_collections(), key=lambda t: (t[0], t[1])):
-            if (namespace and ns != namespace) or (kind and knd != kind):
-                continue
-            offset = 0
-            while True:
-                got = col.get(where=where_arg, include=["documents", "metadatas"], limit=page_size, offset=offset)
+        for _, _, col in self.backend.collections(namespace or None, kind or None):
+            for got in self.backend.pages(col, ["documents", "metadatas"], where_arg, page_size):
                 for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                     yield from_chroma(rid, doc, meta)
-                if len(got["ids"]) < page_size:
-                    break
-                offset += page_size
 
     def find_text(self, text: str, namespace: str | None = None, task: str | None = None,
                   kind: RecordKind | None = None, offset: int = 0, limit: int | None = None) -> tuple[int, list[MistakeRecord]]:
@@ -290,9 +254,7 @@ class MistakeMemory:
         """
         needle = text.casefold()
         found: list[Any] = []  # (index, row) or a record
-        for ns, knd, col in sorted(self._all_collections(), key=lambda t: (t[0], t[1])):
-            if (namespace and ns != namespace) or (kind and knd != kind):
-                continue
+        for ns, knd, col in self.backend.collections(namespace or None, kind or None):
             index = self._exact_index(col, self._size(col)) if self._owns_folder() else None
             if index is not None:
                 found += [(index, i) for i in index.containing(text, task)]
@@ -303,10 +265,7 @@ class MistakeMemory:
         return len(found), [item if isinstance(item, MistakeRecord) else from_chroma(*item[0].row(item[1])) for item in page]
 
     def count(self, namespace: str | None = None, kind: RecordKind | None = None) -> int:
-        return sum(
-            col.count() for ns, knd, col in self._all_collections()
-            if (not namespace or ns == namespace) and (not kind or knd == kind)
-        )
+        return sum(self.backend.count(col) for _, _, col in self.backend.collections(namespace or None, kind or None))
 
     def similar(
         self,
@@ -341,7 +300,7 @@ class MistakeMemory:
         """
         if not questions:
             return []
-        col = self._collection(namespace, kind, create=False)
+        col = self.backend.collection(namespace, kind, create=False)
         if col is None or k <= 0:
             return [[] for _ in questions]
         size = self._size(col)
@@ -355,14 +314,14 @@ class MistakeMemory:
         groups: dict[str | None, list[int]] = {}
         for qi, one_task in enumerate(tasks):
             groups.setdefault(one_task, []).append(qi)
-        rows: list[list[tuple[str, str, dict, float]]] = [[] for _ in questions]
+        rows: list[list[Row]] = [[] for _ in questions]
         index = self._exact_index(col, size)
         for one_task, indices in groups.items():
             if index is not None:
                 hits = index.top(vectors[indices], n_results, one_task)
-                found = index.rows(hits) if self._owns_folder() else fetch_rows(col, hits)
+                found = index.rows(hits) if self._owns_folder() else self.backend.rows(col, hits)
             else:
-                found = self._approximate(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
+                found = self.backend.query(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
             for qi, got in zip(indices, found):
                 rows[qi] = got
         return [self._hits(q, rows[qi], k, threshold, allow_self) for qi, q in enumerate(questions)]
@@ -372,7 +331,7 @@ class MistakeMemory:
         index in step, so it needs no count call."""
         if col.name in self._indexes and self._owns_folder():
             return len(self._indexes[col.name])
-        return col.count()
+        return self.backend.count(col)
 
     def _owns_folder(self) -> bool:
         """True for an embedded folder this process has locked: nobody else can write it."""
@@ -384,19 +343,11 @@ class MistakeMemory:
             return None
         index = self._indexes.get(col.name)
         if index is None or len(index) != size:
-            index = self._indexes[col.name] = ExactIndex.load(col)
+            index = self._indexes[col.name] = ExactIndex.from_pages(self.backend.pages(col, ["embeddings", "documents", "metadatas"], size=5000))
         return index
 
     @staticmethod
-    def _approximate(col: Any, vectors: Any, n_results: int, where: dict | None = None) -> list[list[tuple[str, str, dict, float]]]:
-        """Chroma's HNSW search, for collections too large to hold in memory: (id, document, metadata, distance)."""
-        got = col.query(query_embeddings=vectors, n_results=n_results, where=where,
-                        include=["documents", "metadatas", "distances"])
-        return [list(zip(*(got[key][qi] for key in ("ids", "documents", "metadatas", "distances"))))
-                for qi in range(len(got["ids"]))]
-
-    @staticmethod
-    def _hits(question: str, rows: list[tuple[str, str, dict, float]], k: int, threshold: float,
+    def _hits(question: str, rows: list[Row], k: int, threshold: float,
               allow_self: bool) -> list[RetrievedMemory]:
         own = question_key(question)
         own_text = question_stem(question)
@@ -416,12 +367,10 @@ class MistakeMemory:
         """Counts by namespace, kind, task and source, plus outcome totals."""
         out: dict[str, Any] = {"location": self.location, "embedder": self.embedder.name, "dim": self.embedder.dim,
                                "schema_version": MEMORY_SCHEMA_VERSION, "total": 0, "namespaces": {}}
-        for ns, kind, col in self._all_collections():
+        for ns, kind, col in self.backend.collections():
             entry = out["namespaces"].setdefault(ns, {"total": 0, "kinds": {}, "tasks": {}, "sources": {},
                                                      "retrieved": 0, "helped": 0, "hurt": 0})
-            offset = 0
-            while True:
-                got = col.get(include=["metadatas"], limit=5000, offset=offset)
+            for got in self.backend.pages(col, ["metadatas"], size=5000):
                 for meta in got["metadatas"]:
                     entry["total"] += 1
                     out["total"] += 1
@@ -430,7 +379,4 @@ class MistakeMemory:
                     entry["sources"][meta["source"]] = entry["sources"].get(meta["source"], 0) + 1
                     for key in ("retrieved", "helped", "hurt"):
                         entry[key] += int(meta.get(key, 0))
-                if len(got["ids"]) < 5000:
-                    break
-                offset += 5000
         return out

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from pydantic import ValidationError
-
 from salam.answering.options import split_options
 from salam.answering.scoring import extract_choice, normalise_letter
 from salam.assistant.leakage import guard_record
@@ -40,24 +38,16 @@ def export_jsonl(memory: MistakeMemory, namespace: str | None = None) -> Iterato
 
 def read_records_jsonl(path: Path, namespace: str | None = None) -> list[MistakeRecord]:
     """Parse a JSONL export; a bad line is a one-line error naming the file and line."""
+    from salam._util.jsonl import read_jsonl_strict
+
+    what = "a salam memory record"
     records = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            if not isinstance(data, dict):
-                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    for where, data in read_jsonl_strict(path, what):
+        with data_shape(where, what):
             if namespace:
                 data["namespace"] = namespace
             data["id"] = ""  # ids are content hashes, always: a file's own id could duplicate or collide
             records.append(MistakeRecord.model_validate(data))
-        except (ValueError, ValidationError) as exc:
-            raise DataError(f"{path}:{number}: not a salam memory record ({str(exc).splitlines()[0]})") from exc
     return records
 
 

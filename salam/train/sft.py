@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from salam.answering.answerer import answer_prompt
-from salam.train.base import BenchTrainConfig, OnLog, prepare_model, prepare_training, settings_of, texts_hash, training_questions, write_manifest
+from salam.train.base import (
+    BenchTrainConfig,
+    OnLog,
+    prepare_model,
+    prepare_training,
+    settings_of,
+    texts_hash,
+    training_questions,
+    write_manifest,
+)
 from salam.train.folder import MANIFEST, TrainDir, save_trained
 from salam.train.letters import LetterExample, letter_accuracy
 from salam.train.trainer import fit_letters

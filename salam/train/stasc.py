@@ -28,7 +28,15 @@ from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines, correction_prompt
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
-from salam.train.base import BenchTrainConfig, OnLog, prepare_model, prepare_training, settings_of, training_questions, write_manifest
+from salam.train.base import (
+    BenchTrainConfig,
+    OnLog,
+    prepare_model,
+    prepare_training,
+    settings_of,
+    training_questions,
+    write_manifest,
+)
 from salam.train.folder import MANIFEST, TrainDir, adapter_of, run_iterations, save_trained, starting_point
 from salam.train.letters import LetterExample, letter_accuracy
 from salam.train.trainer import fit_letters

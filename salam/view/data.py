@@ -136,25 +136,13 @@ def sample_page(path: Path, question_id: str) -> dict[str, Any]:
     return {"question_id": question_id, "task": shown[0][1].get("task", ""), "conditions": shown}
 
 
-def paired(path_a: Path, path_b: Path) -> list[dict[str, Any]]:
-    """Per condition present in both runs: accuracy of each on the shared questions and exact McNemar."""
-    from salam.stats import mcnemar
+def paired(path_a: Path, path_b: Path) -> list[Any]:
+    """Per condition present in both runs (and each self-correction attempt): accuracy of each on the shared
+    questions and exact McNemar, as `salam bench report` prints them."""
+    from salam.bench.compare import paired_rows
 
-    a, b = RunDir(path_a), RunDir(path_b)
-    out = []
     shared = [c for c in conditions_of(path_a) if c in conditions_of(path_b)]
-    for name in shared:
-        rows_a, rows_b = a.samples(name), b.samples(name)
-        ids = sorted(set(rows_a) & set(rows_b))
-        if not ids:
-            continue
-        pick = (lambda r: bool(r["t2"]["correct"])) if name == SELF_CORRECT else (lambda r: bool(r["correct"]))
-        ca, cb = [pick(rows_a[i]) for i in ids], [pick(rows_b[i]) for i in ids]
-        test = mcnemar(ca, cb)
-        out.append({"condition": name + (" (attempt 2)" if name == SELF_CORRECT else ""), "n": len(ids),
-                    "acc_a": sum(ca) / len(ids), "acc_b": sum(cb) / len(ids), "b": test["b"], "c": test["c"],
-                    "p": test["p_value"]})
-    return out
+    return paired_rows(RunDir(path_a), RunDir(path_b), shared)
 
 
 def training_row(slug: str, path: Path) -> dict[str, Any]:

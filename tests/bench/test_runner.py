@@ -188,8 +188,8 @@ def test_tripost_mode_reports_final_accuracy_rounds_and_false_claims(tmp_path, d
 
     config = _config(tmp_path, data_dir, benchmark="bbh", tasks=["boolean_expressions"], limit=6, conditions=[],
                      self_correct=True, self_correct_mode="tripost", answer_mode="choice", shots=0, max_new_tokens=200)
-    from salam.train.tripost.runner import FEEDBACK_MAX_NEW_TOKENS
     from salam.testing import ScriptedChatModel
+    from salam.train.tripost.runner import FEEDBACK_MAX_NEW_TOKENS
 
     fixer = Fixer()
     summary = run_benchmark(config, tmp_path / "tp", model=fixer, assistant_model=ScriptedChatModel())

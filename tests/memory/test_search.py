@@ -46,7 +46,7 @@ def test_an_owned_folder_answers_from_memory_with_counters_in_step(tmp_path, has
         mem.add([first, rec("a train leaves the station at noon")])
         mem.similar("apples and pears at the market today")  # builds the index
         mem.record_outcome([first.id], correct=True, baseline_correct=False)
-        col = mem._collection("default", "mistake", create=False)
+        col = mem.backend.collection("default", "mistake", create=False)
 
         def no_call(*args, **kwargs):
             raise AssertionError("the query path called Chroma")

@@ -7,7 +7,6 @@ questions with the ``feedback`` and ``agent`` conditions (``none`` once, as the 
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -17,15 +16,15 @@ from salam.types import MistakeRecord, Question
 
 def load_heldout(path: Path, limit: int | None = None) -> list[tuple[Question, str]]:
     """(question, wrong answer) pairs from a ``validation.jsonl`` written by ``salam train il``."""
+    from salam._util.jsonl import read_jsonl_strict
     from salam.data.files import read_data_text
     from salam.errors import data_shape
 
     pairs = []
-    for number, line in enumerate(read_data_text(path).splitlines(), 1):
-        if line.strip():
-            with data_shape(f"{path}:{number}", "a held-out example (question, wrong)"):
-                row = json.loads(line)
-                pairs.append((Question.model_validate(row["question"]), str(row["wrong"])))
+    what = "a held-out example (question, wrong)"
+    for where, row in read_jsonl_strict(path, what, read_data_text(path)):
+        with data_shape(where, what):
+            pairs.append((Question.model_validate(row["question"]), str(row["wrong"])))
     return pairs[:limit] if limit else pairs
 
 
@@ -52,11 +51,11 @@ def evaluate_assistants(
     """Per assistant (a model spec or a chat model): feedback quality on ``heldout``, then the
     main model's accuracy on ``test`` with that feedback as its memory (``feedback``, ``agent``)."""
     from salam.assistant.assistant import StudyAssistant
-    from salam.stats import mcnemar
     from salam.loops import examine
     from salam.memory import MistakeMemory
     from salam.models import resolve_chat_model
     from salam.models.resolve import model_label
+    from salam.stats import mcnemar
 
     results: dict[str, Any] = {"n_heldout": len(heldout), "n_test": len(test), "k": k, "threshold": threshold,
                                "answer_mode": answer_mode, "assistants": {}}

@@ -14,8 +14,8 @@ from typing import Any
 
 from salam.errors import SalamError
 from salam.train.base import OnLog, TrainConfig, load_base, lora_config, prepare_training, settings_of, texts_hash, write_manifest
-from salam.train.il.data import build_examples
 from salam.train.folder import MANIFEST, TrainDir
+from salam.train.il.data import build_examples
 from salam.train.trainer import TrainRun, cpu_trainer_args, last_checkpoint, loss_recorder, run_trainer
 
 MIN_EXAMPLES = 64

@@ -22,7 +22,15 @@ from salam._util.jsonl import read_json, write_json_atomic
 from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import correction_prompt
-from salam.train.base import BenchTrainConfig, OnLog, prepare_model, prepare_training, settings_of, training_questions, write_manifest
+from salam.train.base import (
+    BenchTrainConfig,
+    OnLog,
+    prepare_model,
+    prepare_training,
+    settings_of,
+    training_questions,
+    write_manifest,
+)
 from salam.train.folder import MANIFEST, TrainDir, adapter_of, run_parts, save_trained, starting_point
 from salam.train.score.objective import ScoreWeights, Stage, objective
 from salam.train.trainer import TrainRun, cpu_trainer_args, last_checkpoint, loss_recorder, run_trainer

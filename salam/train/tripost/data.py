@@ -28,9 +28,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from salam.answering.cot import cot_prompt, final_answer
+from salam.train.completions import CompletionExample
 from salam.train.tripost.checkers.base import ALL_CORRECT, StepFeedback, steps_of
 from salam.train.tripost.runner import FEEDBACK, UPDATE, feedback_turn, update_turn
-from salam.train.completions import CompletionExample
 from salam.types import Question
 
 

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 from salam.answering.cot import ANSWER_END, COT_MAX_NEW_TOKENS, Exemplars, cot_prompt, extract_cot, no_exemplars
 from salam.answering.scoring import is_correct
 from salam.errors import SalamError
-from salam.train.tripost.checkers.base import ALL_CORRECT
 from salam.selfcorrect.protocol import Guidelines, TwoAttempts
+from salam.train.tripost.checkers.base import ALL_CORRECT
 from salam.types import Attempt, Question
 
 FEEDBACK = "Feedback:"

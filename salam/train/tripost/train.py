@@ -23,13 +23,21 @@ from typing import Any
 
 from salam.answering.cot import ANSWER_END, COT_MAX_NEW_TOKENS, cot_prompt
 from salam.errors import SalamError
-from salam.train.tripost.checkers.base import join_steps
-from salam.train.tripost.checkers.scripts import SCRIPTS, script_for
-from salam.train.tripost.runner import MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
-from salam.train.base import OnLog, TrainConfig, prepare_model, prepare_training, settings_of, texts_hash, train_split_questions, write_manifest
+from salam.train.base import (
+    OnLog,
+    TrainConfig,
+    prepare_model,
+    prepare_training,
+    settings_of,
+    texts_hash,
+    train_split_questions,
+    write_manifest,
+)
 from salam.train.completions import CompletionCollator, CompletionExample, completion_trainer_class
 from salam.train.folder import MANIFEST, TrainDir, run_iterations, save_trained
 from salam.train.trainer import fit
+from salam.train.tripost.checkers.base import join_steps
+from salam.train.tripost.checkers.scripts import SCRIPTS, script_for
 from salam.train.tripost.data import (
     Round,
     Trajectory,
@@ -40,6 +48,7 @@ from salam.train.tripost.data import (
     gold_steps,
     rebalance,
 )
+from salam.train.tripost.runner import MAX_ROUNDS, STOP_STEPS, UPDATE, continue_turn, feedback_turn, update_turn
 from salam.types import Question
 
 
@@ -99,8 +108,8 @@ def rollout_questions(config: TriPostConfig, stage: str, offset: int = 0) -> lis
 def feedback_modules(config: TriPostConfig) -> dict[str, Any]:
     """The feedback module of each task; a task no module can serve is a one-line error naming the modules."""
     if config.feedback == "assistant":
-        from salam.train.tripost.checkers.assistant import MAX_UPDATE_STEPS, AssistantFeedback
         from salam.models import resolve_chat_model
+        from salam.train.tripost.checkers.assistant import MAX_UPDATE_STEPS, AssistantFeedback
 
         # ~32 tokens a reasoning line: the rewrite keeps MAX_UPDATE_STEPS lines, so a longer reply is never used
         helper = AssistantFeedback(resolve_chat_model(config.assistant, max_new_tokens=32 * MAX_UPDATE_STEPS))

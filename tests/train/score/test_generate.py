@@ -69,7 +69,7 @@ def test_the_sampled_objective_pushes_each_turn_by_its_own_advantage(tiny_gemma,
 
 def test_an_unknown_mode_is_one_line(tmp_path, data_dir):
     from salam.errors import SalamError
-    from salam.train.score.train import ScoreConfig, train_score
+    from salam.train.score.train import ScoreConfig
 
     with pytest.raises(SalamError, match="--mode must be one of choice, generate, not 'sample'"):
         ScoreConfig(out=tmp_path / "s", tasks=["Age"], limit=2, data_dir=str(data_dir), mode="sample")
@@ -80,8 +80,8 @@ def test_an_unknown_mode_is_one_line(tmp_path, data_dir):
 def test_generate_mode_trains_both_stages_and_answers_through_the_spec(tmp_path, data_dir):
     from salam.answering.answerer import Answerer
     from salam.models import resolve_chat_model
-    from salam.train.score.train import ScoreConfig, train_score
     from salam.train.base import training_questions
+    from salam.train.score.train import ScoreConfig, train_score
 
     config = ScoreConfig(out=tmp_path / "g", tasks=["Age"], limit=4, validation=4, stage1_steps=1, stage2_steps=1,
                          batch_size=2, eval_every=1, generations=2, mode="generate", data_dir=str(data_dir))

@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from salam.train.tripost.checkers.scripts import SCRIPTS
-from salam.train.tripost.runner import FEEDBACK, UPDATE
 from salam.train.completions import CompletionExample
-from salam.train.tripost.train import rollouts
+from salam.train.tripost.checkers.scripts import SCRIPTS
 from salam.train.tripost.data import examples_of, rebalance
+from salam.train.tripost.runner import FEEDBACK, UPDATE
+from salam.train.tripost.train import rollouts
 from salam.types import Question
 
 Q = Question(id="a", task="multistep_arithmetic_two", text="((1 + 2 * 3) - (4 - 5)) =", answer="8")
@@ -79,8 +79,8 @@ def test_steps_that_stop_short_are_continued_one_written_step_per_round():
 
 def test_a_round_whose_first_wrong_step_does_not_move_forward_is_no_progress():
     from salam.train.tripost.checkers.base import StepFeedback
-    from salam.train.tripost.train import _judge
     from salam.train.tripost.data import Trajectory
+    from salam.train.tripost.train import _judge
 
     t = Trajectory(Q, GOLD)
     assert _judge(t, StepFeedback("wrong", 3), StepFeedback("wrong", 3)) is None and t.outcome == "no progress"
@@ -176,8 +176,8 @@ def test_attempts_and_updates_write_at_most_the_given_budget_and_feedback_its_ow
 
 def test_a_provider_model_cannot_run_tripost_and_a_task_without_a_script_is_named(tmp_path):
     from salam.errors import SalamError
-    from salam.train.tripost.runner import TriPosTRunner
     from salam.testing import ScriptedChatModel
+    from salam.train.tripost.runner import TriPosTRunner
     from salam.train.tripost.train import TriPostConfig, train_tripost
 
     with pytest.raises(SalamError, match="needs a local model"):
@@ -208,8 +208,8 @@ def test_collator_weights_follow_the_segments_and_labels_only_the_completion(loc
 @pytest.mark.slow
 def test_supervised_start_and_one_iteration_then_answer_through_the_spec(tmp_path):
     from salam.models import resolve_chat_model
-    from salam.train.tripost.runner import TriPosTRunner
     from salam.train.folder import TrainDir
+    from salam.train.tripost.runner import TriPosTRunner
     from salam.train.tripost.train import TriPostConfig, train_tripost
 
     config = TriPostConfig(out=tmp_path / "tp", tasks=["boolean_expressions"], limit=4, iterations=1, max_steps=2,
@@ -225,8 +225,8 @@ def test_supervised_start_and_one_iteration_then_answer_through_the_spec(tmp_pat
 
 def test_the_assistant_module_names_a_step_and_rewrites_from_it():
     """For tasks no script checks: the reward stays exact, the assistant writes the feedback and the update."""
-    from salam.train.tripost.checkers.assistant import AssistantFeedback
     from salam.testing import ScriptedChatModel
+    from salam.train.tripost.checkers.assistant import AssistantFeedback
 
     mc = Question(id="m", task="Age", text="Who forgot?", options=["The old man", "The boy", "Unknown"], answer="C")
     helper = ScriptedChatModel(reply_fn=lambda p: ('In step 1 the part "the old man forgot" is incorrect. The text never says who.'
@@ -248,8 +248,8 @@ def test_the_assistant_module_names_a_step_and_rewrites_from_it():
 def test_a_small_assistants_feedback_is_made_to_fit_the_rationale():
     """The reply continues "Feedback: In step"; a quote the step lacks becomes the whole step; a step past an
     answered rationale is its (wrong) answer step; a step far outside is unparseable. Checks are one batch."""
-    from salam.train.tripost.checkers.assistant import AssistantFeedback
     from salam.testing import ScriptedChatModel
+    from salam.train.tripost.checkers.assistant import AssistantFeedback
 
     mc = Question(id="m", task="Age", text="Who forgot?", options=["The old man", "The boy", "Unknown"], answer="C")
     steps = "The old man forgot, as old men do.\nSo the answer is (A)."
