@@ -113,12 +113,12 @@ class BenchConfig:
         if self.answer_mode not in ("generate", "choice", "cot"):
             raise SalamError("--answer-mode must be choice, generate or cot")
         if self.self_correct_mode not in ("two-attempt", "tripost"):
-            raise SalamError("--self-correct-mode must be two-attempt or tripost")
+            raise SalamError(f"--self-correct must be two-attempt or tripost, not {self.self_correct_mode!r}")
         if self.self_correct_mode == "tripost":
             self.self_correct, self.answer_mode = True, "cot"  # TriPosT reasons in steps
         elif self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
             raise SalamError("two-attempt self-correction runs in choice or generate mode; "
-                             "in cot mode use --self-correct-mode tripost")
+                             "in cot mode use --self-correct tripost")
         if self.wrong_threshold is not None and self.self_correct_mode != "tripost":
             raise SalamError("--wrong-threshold decides TriPosT's feedback: use it with --self-correct tripost")
         from salam.train.tripost.runner import check_wrong_threshold

@@ -8,7 +8,17 @@ from typing import Any, Optional
 
 import typer
 
-from salam.cli.common import ANSWER_MODES, BaseUrlOpt, DataDirOpt, DisplayOpt, ModelOpt, one_of, progress_reporter, similarity
+from salam.cli.common import (
+    ANSWER_MODES,
+    BaseUrlOpt,
+    BatchSizeOpt,
+    DataDirOpt,
+    DisplayOpt,
+    ModelOpt,
+    one_of,
+    progress_reporter,
+    similarity,
+)
 
 app = typer.Typer(help="Run BBQ/BBH benchmarks under SALAM conditions and report them.", no_args_is_help=True)
 
@@ -54,7 +64,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         rounds: int = typer.Option(1, "--rounds", min=0, help="Retries with feedback during gather."),
         answer_mode: str = typer.Option("choice", "--answer-mode", callback=one_of(*ANSWER_MODES), help="choice (score letters), generate (one line) or cot (reason in steps after BBH's chain-of-thought prompt; free-answer tasks)."),
         shots: int = typer.Option(3, "--shots", min=0, max=3, help="Chain-of-thought exemplars in cot mode (BBH: 3; 0 for a model trained zero-shot)."),
-        batch_size: int = typer.Option(8, "--batch-size", min=1),
+        batch_size: int = BatchSizeOpt,
         log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Run directory (default: runs/<benchmark>-<time>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --log-dir."),
         seed: int = typer.Option(0, "--seed", min=0),

@@ -17,6 +17,7 @@ MemoryOpt = typer.Option(None, "--memory", help="Memory folder (default: $SALAM_
 ChromaUrlOpt = typer.Option(None, "--chroma-url", envvar="SALAM_CHROMA_URL", help="Chroma server URL instead of a folder.")
 EmbedderOpt = typer.Option(None, "--embedder", help="sentence-transformers id or path (default: bundled all-MiniLM-L6-v2).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
+BatchSizeOpt = typer.Option(8, "--batch-size", min=1, help="Prompts per model call (a local model pads them into one batch).")
 DataDirOpt = typer.Option(None, "--data-dir", envvar="SALAM_DATA_DIR", help="Folder with bbq/ and bbh/ (default: $SALAM_DATA_DIR).")
 
 

@@ -10,6 +10,7 @@ import typer
 from salam._util.jsonl import write_text_atomic
 from salam.cli.common import (
     ANSWER_MODES,
+    BatchSizeOpt,
     ChromaUrlOpt,
     DataDirOpt,
     DisplayOpt,
@@ -61,7 +62,7 @@ def gather(
     rounds: int = typer.Option(2, "--rounds", min=0, help="Retries with feedback per mistake."),
     transcript: Path = typer.Option(Path("gather.jsonl"), "--transcript", help="Transcript (JSONL); re-running resumes it."),
     answer_mode: str = typer.Option("generate", "--answer-mode", callback=one_of(*ANSWER_MODES), help="generate or choice (local models)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    batch_size: int = BatchSizeOpt,
     data_dir: Optional[str] = DataDirOpt,
     seed: int = SeedOpt, train_fraction: float = FractionOpt, display: str = DisplayOpt,
 ) -> None:
@@ -100,7 +101,7 @@ def exam(
     memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
     namespace: str = typer.Option("default", "--namespace"),
     answer_mode: str = typer.Option("generate", "--answer-mode", callback=one_of(*ANSWER_MODES)),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    batch_size: int = BatchSizeOpt,
     output: Path = typer.Option(Path("exam.jsonl"), "--output", "-o", help="Per-question results (JSONL)."),
     data_dir: Optional[str] = DataDirOpt,
     seed: int = SeedOpt, train_fraction: float = FractionOpt, display: str = DisplayOpt,
