@@ -67,7 +67,7 @@ def main() -> None:
         import salam.memory.chroma as chroma
 
         chroma.get_embedder = lambda name=None: embedder  # the stored embedder is the benchmark's table: serve it
-        client = TestClient(create_app(ViewConfig(logs=runs, memory=str(memory))))
+        client = TestClient(create_app(ViewConfig(logs=runs, memory=str(memory))), base_url="http://127.0.0.1")
         n_samples = 2 * 4 * args.samples_per_task
         for label, url in [
             (f"run page ({n_samples} sample rows: `none` + self-correction)", "/runs/big"),

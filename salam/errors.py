@@ -39,3 +39,19 @@ def data_shape(path: object, what: str) -> Iterator[None]:
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         detail = str(exc).splitlines()[0] if str(exc) else ""
         raise DataError(f"{path}: not {what} ({type(exc).__name__}: {detail})") from exc
+
+
+MALFORMED = (SalamError, KeyError, IndexError, TypeError, ValueError, AttributeError, UnicodeError, OSError)
+"""What reading a malformed or unreadable file of a run or training folder raises."""
+
+
+def describe_malformed(exc: BaseException) -> str:
+    """One line saying what was wrong with a folder's files (for an error, a page or a row of a list)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, SalamError):
+        return text or type(exc).__name__
+    if isinstance(exc, KeyError):
+        return f"a file of this folder is malformed (it has no {exc.args[0]!r})" if exc.args else "a file of this folder is malformed"
+    if isinstance(exc, OSError):
+        return f"cannot read a file of this folder ({exc.strerror or type(exc).__name__})"
+    return f"a file of this folder is malformed ({type(exc).__name__}: {text})"

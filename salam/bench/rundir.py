@@ -88,6 +88,11 @@ class RunDir:
         return self.path / "samples"
 
     def samples_path(self, condition: str) -> Path:
+        """``samples/<condition>.jsonl``; a name that is not a condition (read from a file: data, not a path) is refused."""
+        from salam.conditions import CONDITION_NAMES
+
+        if condition not in (*CONDITION_NAMES, SELF_CORRECT):
+            raise SalamError(f"{self.path}: {condition!r} is not a condition (its manifest or summary is corrupted)")
         return self.samples_dir / f"{condition}.jsonl"
 
     def plot_path(self, name: str) -> Path:

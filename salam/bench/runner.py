@@ -107,6 +107,8 @@ class BenchConfig:
         self.k = k if self.k is None else self.k
         self.threshold = threshold if self.threshold is None else self.threshold
         self.assistant = self.assistant or self.model
+        if not self.conditions and not self.self_correct and not self.self_correct_memory:
+            raise SalamError(f"--conditions is empty: give one or more of {', '.join(CONDITION_NAMES)}")
         bad = [c for c in self.conditions if c not in CONDITION_NAMES]
         if bad:
             raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITION_NAMES)}")
@@ -186,6 +188,9 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False) -> Prepare
     run = RunDir(run_dir)
     if run.exists() and not resume:
         raise SalamError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --log-dir")
+    if not run.exists() and Path(run_dir).is_dir() and any(Path(run_dir).iterdir()):
+        raise SalamError(f"{run_dir} is not empty and holds no salam run (no {RunDir.MANIFEST}): "
+                         "choose an empty or new --log-dir")
     check_writable(run_dir)
     if resume and run.exists():
         saved, now = run.manifest()["config"], config.recorded()

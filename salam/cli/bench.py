@@ -106,10 +106,17 @@ _make("bbh", 20, 12)
 def report(run_dirs: list[Path] = typer.Argument(..., help="One run directory, or several to compare.")) -> None:
     """Write report.md and PNG plots for a run; with several runs, print a comparison table."""
     from salam.bench.report import compare, write_report
+    from salam.errors import MALFORMED, SalamError, describe_malformed
 
-    if len(run_dirs) == 1:
-        path = write_report(run_dirs[0])
-        typer.echo(path.read_text())
-        typer.echo(f"report: {path}")
-    else:
-        typer.echo(compare(run_dirs))
+    try:
+        if len(run_dirs) == 1:
+            path = write_report(run_dirs[0])
+            typer.echo(path.read_text())
+            typer.echo(f"report: {path}")
+        else:
+            typer.echo(compare(run_dirs))
+    except SalamError:
+        raise
+    except MALFORMED as exc:
+        names = ", ".join(str(d) for d in run_dirs)
+        raise SalamError(f"cannot report {names}: {describe_malformed(exc)}") from None

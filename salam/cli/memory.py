@@ -42,7 +42,7 @@ def path(memory: Optional[str] = MemoryOpt) -> None:
     """Print the memory folder salam would use."""
     from salam._util.home import default_memory_dir
 
-    typer.echo(str(Path(memory).expanduser() if memory else default_memory_dir()))
+    typer.echo(str(Path(memory).expanduser() if memory else default_memory_dir(create=False)))
 
 
 @app.command()

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         from salam.view.app import ViewConfig, create_app
         from salam.view.data import discover
 
-        config = ViewConfig(run_dirs=list(run_dirs or []), logs=logs, memory=memory, chroma_url=chroma_url, read_only=read_only)
+        config = ViewConfig(run_dirs=list(run_dirs or []), logs=logs, memory=memory, chroma_url=chroma_url, read_only=read_only,
+                            host=host)
         found = discover(config.run_dirs, logs)
         for problem in found.problems:
             typer.echo(f"warning: {problem}", err=True)

@@ -54,7 +54,7 @@ def locate(benchmark: str, name: str, explicit_dir: str | Path | None = None, do
         if candidate.is_file():
             return candidate
         looked.append(str(candidate))
-    cached = salam_home() / "data" / benchmark / filename
+    cached = salam_home(create=False) / "data" / benchmark / filename
     checksum = cached.with_name(cached.name + ".sha256")
     if cached.is_file():
         if checksum.is_file() and checksum.read_text().strip() != sha256_file(cached):
@@ -64,6 +64,7 @@ def locate(benchmark: str, name: str, explicit_dir: str | Path | None = None, do
     if download:
         url = OFFICIAL_URLS[benchmark].format(name=name)
         try:
+            salam_home()
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_name(cached.name + ".part")
             with urllib.request.urlopen(url, timeout=30) as response, tmp.open("wb") as out:  # noqa: S310 - fixed https URL

@@ -37,4 +37,7 @@ def acquire_store_lock(folder: Path, timeout: float | None = None) -> FileLock:
             f"memory {folder} is in use by another process (waited {timeout:g}s); "
             "wait for it, or share one Chroma server with --chroma-url"
         ) from exc
+    except OSError as exc:  # a read-only folder or file system: the lock file cannot be made
+        raise StoreError(f"cannot lock memory {folder}: {exc.strerror or type(exc).__name__} (is it read-only? "
+                         "serve it from a Chroma server with --chroma-url, or copy it somewhere writable)") from None
     return lock

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from salam._util.home import default_memory_dir
+from salam.errors import StoreError
 from salam.memory.backend import ChromaBackend, Row
 from salam.memory.chroma import KINDS, choose_embedder, http_client, stored_embedder_from_collections
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
@@ -37,6 +38,18 @@ class PruneReport:
     by_outcome: int
     by_age: int
     by_count: int
+
+
+def check_prune_limits(margin: int | None, max_age_days: float | None, max_count: int | None) -> None:
+    """The one validation of prune's limits, shared by the CLI, the viewer and the Python API."""
+    import math
+
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int) or margin < 1):
+        raise StoreError(f"--margin must be a whole number of at least 1, not {margin!r}")
+    if max_age_days is not None and not (isinstance(max_age_days, (int, float)) and math.isfinite(max_age_days) and max_age_days >= 0):
+        raise StoreError(f"--max-age-days must be a number of days of at least 0, not {max_age_days!r}")
+    if max_count is not None and (isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 0):
+        raise StoreError(f"--max-count must be a whole number of at least 0, not {max_count!r}")
 
 
 class MistakeMemory:
@@ -77,7 +90,7 @@ class MistakeMemory:
         else:
             from salam.memory.folder import open_folder
 
-            folder = Path(path).expanduser() if path else default_memory_dir()
+            folder = Path(path).expanduser() if path else default_memory_dir(create)
             opened = open_folder(folder, embedder, create, lock_timeout)
             client, chosen, lock, location = opened.client, opened.embedder, opened.lock, str(folder)
         return cls(client, chosen, location, lock)
@@ -186,6 +199,7 @@ class MistakeMemory:
         The count limit keeps the newest records of each namespace and kind (mistakes and solved cases
         are counted apart). Helped and hurt are :func:`salam.types.memory_outcome`'s.
         """
+        check_prune_limits(margin, max_age_days, max_count)
         doomed: dict[str, str] = {}
         now = datetime.now(timezone.utc)
         by_outcome = by_age = by_count = 0

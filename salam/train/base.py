@@ -116,6 +116,25 @@ def base_model_dir(base: str) -> tuple[Path, str]:
     raise SalamError(f"--base must be 'local' or hf:<local folder>, not {base!r}")
 
 
+def check_base(base: str) -> None:
+    """Refuse, before any folder is touched, a base that is not ``local`` or an ``hf:`` folder holding a causal LM
+    (its config, weights and tokenizer): loading it later would fail after ``--overwrite`` had emptied ``--out``."""
+    if base == "local":
+        return
+    if not base.startswith("hf:"):
+        raise SalamError(f"--base must be 'local' or hf:<local folder>, not {base!r}")
+    path = Path(base[3:])
+    if not path.is_dir():
+        raise SalamError(f"--base {base}: no such folder")
+    missing = [what for what, patterns in (("config.json", ["config.json"]),
+                                           ("weights (*.safetensors or pytorch_model*.bin)", ["*.safetensors", "pytorch_model*.bin"]),
+                                           ("a tokenizer (tokenizer.json, tokenizer.model or tokenizer_config.json)",
+                                            ["tokenizer.json", "tokenizer.model", "tokenizer_config.json"]))
+               if not any(any(path.glob(p)) for p in patterns)]
+    if missing:
+        raise SalamError(f"--base {base} is not a model folder: it has no {', no '.join(missing)}")
+
+
 def texts_hash(texts: Iterable[str]) -> str:
     """sha256 over training texts, so a manifest says exactly which data trained the weights."""
     h = hashlib.sha256()

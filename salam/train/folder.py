@@ -1,25 +1,38 @@
 """A training folder: the one owner of its layout and of the model spec that loads what it holds.
 
+    OUT/salam_train_run.json        which method and settings this folder's run has (written before training)
     OUT/salam_train_manifest.json   method, base model, data, seed, git sha, settings, results
     OUT/adapter_config.json, ...    a LoRA adapter on the embedded model   -> spec local+lora:OUT
     OUT/model/                      a full model (full fine-tuning, or LoRA merged into an hf: base) -> spec hf:OUT/model
     OUT/checkpoints/                trainer checkpoints (what --resume continues from)
     OUT/iter-N/                     one training folder per iteration (iterative recipes)
+    OUT/.salam-train.lock           held while a process trains here: one run per folder at a time
+
+A folder belongs to one method and one run: another method's folder, a resume with other settings, a
+second process, or a folder of files salam did not write are refused before anything is touched.
 """
 
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from salam._util.jsonl import read_json
+from salam._util.jsonl import read_json, write_json_atomic
 from salam.errors import SalamError
 
 MANIFEST = "salam_train_manifest.json"
 LEGACY_IL_MANIFEST = "salam_il_manifest.json"
 """What `salam train il` wrote before every recipe shared MANIFEST; still read."""
+RUN_MARKER = "salam_train_run.json"
+LOCK = ".salam-train.lock"
+SALAM_NAMES = {MANIFEST, LEGACY_IL_MANIFEST, RUN_MARKER, "checkpoints", "model", "sft", "stage1", "stage2", "single-turn",
+               "reference.json", "train.jsonl", "validation.jsonl", "adapter_config.json", "adapter_model.safetensors",
+               "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "README.md",
+               "tokenizer.model", "added_tokens.json"}
+"""What a training folder may hold besides ``iter-N``: anything else is a user's file, never deleted."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +70,71 @@ class TrainDir:
             raise SalamError(f"no {MANIFEST} in {self.path}: is it a finished `salam train` folder?")
         return value
 
-    def prepare(self, resume: bool, overwrite: bool) -> None:
-        """Refuse a folder that holds something, unless resuming it or told to overwrite it."""
-        if self.path.exists() and any(self.path.iterdir()):
-            if overwrite:
-                shutil.rmtree(self.path)
-            elif not resume:
-                raise SalamError(f"{self.path} is not empty: pass --resume to continue the training there, "
-                                 "or --overwrite to start again")
-        self.path.mkdir(parents=True, exist_ok=True)
+    @contextmanager
+    def claim(self, method: str, settings: dict[str, Any], resume: bool, overwrite: bool) -> Iterator["TrainDir"]:
+        """Hold the folder for one run of ``method`` while the body trains: refuse a folder that holds something
+        unless resuming a run of the same method and settings, or told to overwrite a training folder."""
+        from filelock import FileLock, Timeout
+
+        self._make()
+        lock = FileLock(str(self.path / LOCK), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise SalamError(f"{self.path} is in use by another `salam train` process: wait for it, or choose another --out") from None
+        try:
+            self._check_contents(method, settings, resume, overwrite)
+            if not (self.path / RUN_MARKER).is_file():
+                write_json_atomic(self.path / RUN_MARKER, {"method": method, "settings": _comparable(settings)})
+            yield self
+        finally:
+            lock.release()
+
+    def _make(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise SalamError(f"--out {self.path} is a file: give a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".salam-write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise SalamError(f"cannot write --out {self.path}: {exc.strerror or type(exc).__name__}") from None
+
+    def _check_contents(self, method: str, settings: dict[str, Any], resume: bool, overwrite: bool) -> None:
+        held = [p for p in self.path.iterdir() if p.name != LOCK]
+        if not held:
+            return
+        foreign = sorted(p.name for p in held if p.name not in SALAM_NAMES and not p.name.startswith("iter-"))
+        if foreign:
+            raise SalamError(f"{self.path} holds files salam did not write ({', '.join(foreign[:3])}"
+                             f"{', ...' if len(foreign) > 3 else ''}): choose an empty or new --out")
+        if overwrite:
+            for p in held:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            return
+        if not resume:
+            raise SalamError(f"{self.path} is not empty: pass --resume to continue the training there, "
+                             "or --overwrite to start again")
+        owner, before = self._owner()
+        if owner is not None and owner != method:
+            raise SalamError(f"{self.path} holds a `salam train {owner}` run: --resume continues only a run of the "
+                             f"same method; choose another --out for {method}")
+        changed = {k: (before[k], v) for k, v in _comparable(settings).items() if before is not None and k in before and before[k] != v}
+        if changed:
+            listed = ", ".join(f"--{k.replace('_', '-')} {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
+            raise SalamError(f"--resume with changed settings ({listed}): resume with the run's own settings, or --overwrite")
+
+    def _owner(self) -> tuple[str | None, dict[str, Any] | None]:
+        """(method, settings) of the run this folder holds, from its run marker or (older folders) its manifest."""
+        try:
+            marker = read_json(self.path / RUN_MARKER)
+            if isinstance(marker, dict):
+                return marker.get("method"), marker.get("settings")
+            manifest = read_json(self.manifest_path)
+        except ValueError:
+            raise SalamError(f"{self.path}: its {RUN_MARKER} or manifest is corrupted: choose another --out, or --overwrite") from None
+        return (manifest.get("method"), None) if isinstance(manifest, dict) else (None, None)
 
     def spec(self, base: str) -> str:
         """The model spec of what this folder holds (adapter or full model)."""
@@ -74,6 +143,11 @@ class TrainDir:
         if (self.path / "adapter_config.json").is_file() and base == "local":
             return f"local+lora:{self.path}"
         raise SalamError(f"{self.path} holds no trained model")
+
+
+def _comparable(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a resume must keep (the folder itself may be named differently: a relative --out)."""
+    return {k: v for k, v in settings.items() if k != "out"}
 
 
 def starting_point(config: Any) -> Any:

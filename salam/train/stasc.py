@@ -31,6 +31,7 @@ from salam.selfcorrect.sampling import letter_distributions, sample_letters
 from salam.train.base import (
     BenchTrainConfig,
     OnLog,
+    check_base,
     prepare_model,
     prepare_training,
     settings_of,
@@ -125,14 +126,15 @@ def train_stasc(config: StascConfig, resume: bool = False, overwrite: bool = Fal
     folder = TrainDir(Path(config.out))
     config = starting_point(config)
     train, validation = training_questions(config)
-    folder.prepare(resume, overwrite)
-    prepare_training()
-    guidelines = _guidelines(config)
-    try:
-        return _iterate(config, folder, train, validation, guidelines, on_log, log)
-    finally:
-        if guidelines is not None:
-            guidelines.memory.close()
+    check_base(config.base)
+    with folder.claim("stasc", settings_of(config), resume, overwrite):
+        prepare_training()
+        guidelines = _guidelines(config)
+        try:
+            return _iterate(config, folder, train, validation, guidelines, on_log, log)
+        finally:
+            if guidelines is not None:
+                guidelines.memory.close()
 
 
 def _iterate(config: StascConfig, folder: TrainDir, train: list[Question], validation: list[Question],

@@ -8,7 +8,9 @@ for all of them. transformers, datasets and TRL are imported inside the function
 
 from __future__ import annotations
 
+import json
 import resource
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -69,11 +71,40 @@ def quiet_trainer(trainer: Any) -> None:
     trainer.remove_callback(PrinterCallback)
 
 
+TIME_FILE = "salam_time.json"
+"""Training seconds up to a checkpoint, written into it once it is saved (a resumed run counts the whole time)."""
+
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    """A checkpoint whose trainer state was written: transformers writes it after the weights, optimizer,
+    scheduler and RNG state, so a kill during a save leaves a folder without it (or with it half-written)."""
+    try:
+        json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def last_checkpoint(out: Path) -> Path | None:
-    """The newest ``checkpoints/checkpoint-N`` under ``out``: where a killed run resumes."""
+    """The newest *complete* ``checkpoints/checkpoint-N`` under ``out``: where a killed run resumes. Newer
+    incomplete ones (a kill while saving) are removed, so the trainer writes them afresh."""
     folder = Path(out) / "checkpoints"
-    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
-    return found[-1] if found else None
+    numbered = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()] if folder.is_dir() else []
+    for checkpoint in sorted(numbered, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        if is_complete_checkpoint(checkpoint):
+            return checkpoint
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
+
+
+def _seconds_before(checkpoint: Path | None) -> float:
+    """Training seconds a resumed run had spent up to its checkpoint (0 for a fresh run or an older checkpoint)."""
+    if checkpoint is None:
+        return 0.0
+    try:
+        return float(json.loads((checkpoint / TIME_FILE).read_text(encoding="utf-8"))["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
 
 
 @dataclass
@@ -83,13 +114,34 @@ class TrainRun:
     losses: list[dict[str, float]] = field(default_factory=list)
     began: float = field(default_factory=time.perf_counter)
     resumed_from: Path | None = None
+    before: float = 0.0
+    """Seconds trained before the checkpoint this run resumed from."""
 
     def start(self) -> None:
         """Start the clock (call right before ``trainer.train``: tokenising is not training)."""
+        self.before = _seconds_before(self.resumed_from)
         self.began = time.perf_counter()
 
+    def seconds(self) -> float:
+        """Training seconds so far, those before a resume included."""
+        return self.before + time.perf_counter() - self.began
+
+    def timer(self) -> Any:
+        """A trainer callback writing the seconds so far into each checkpoint once it is saved."""
+        from transformers import TrainerCallback
+
+        run = self
+
+        class CheckpointTimer(TrainerCallback):
+            def on_save(self, args, state, _control, **_kw):  # noqa: ANN001
+                checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if checkpoint.is_dir():
+                    (checkpoint / TIME_FILE).write_text(json.dumps({"seconds": run.seconds()}))
+
+        return CheckpointTimer()
+
     def fields(self, result: Any, tokens_per_epoch: int, epochs: float) -> dict[str, Any]:
-        seconds = time.perf_counter() - self.began
+        seconds = self.seconds()
         epochs_done = float(result.metrics.get("epoch", epochs))
         return {
             "final_train_loss": float(result.training_loss),  # TRL: mean over the run; the last step is in loss_log
@@ -104,8 +156,13 @@ class TrainRun:
 def run_trainer(trainer: Any, run: TrainRun, tokens: int, epochs: float) -> tuple[Any, dict[str, Any]]:
     """Train (resuming ``run.resumed_from``) with transformers' log printer removed; (result, manifest fields)."""
     quiet_trainer(trainer)
+    trainer.add_callback(run.timer())
     run.start()
     result = trainer.train(resume_from_checkpoint=str(run.resumed_from) if run.resumed_from else None)
+    # The whole loss log: a resumed trainer's state carries the steps logged before the kill.
+    history = [{"step": int(h["step"]), "loss": float(h["loss"])} for h in trainer.state.log_history if "loss" in h and "step" in h]
+    if len(history) >= len(run.losses):
+        run.losses[:] = history
     return result, run.fields(result, tokens, epochs)
 
 

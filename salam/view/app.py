@@ -42,7 +42,11 @@ def create_app(config: ViewConfig) -> Any:
         yield
         viewer.memory.close()  # release the memory folder's lock when the server stops
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    from starlette.middleware import Middleware
+
+    from salam.view.guard import LocalOnly
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(LocalOnly, bound=config.host)])
     app.state.viewer = viewer
     app.state.memory = viewer.memory
     return app

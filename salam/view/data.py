@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from salam.bench.rundir import SELF_CORRECT, RunDir
-from salam.errors import SalamError
+from salam.errors import MALFORMED, SalamError, describe_malformed
 from salam.train.folder import TrainDir
 
 
@@ -34,6 +34,13 @@ def _slug(path: Path, taken: dict[str, Path]) -> str:
     return slug
 
 
+def printable(path: Path) -> str:
+    """A path as text that can be shown, even when its name is not UTF-8."""
+    import os
+
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def discover(run_dirs: list[Path], logs: Path | None) -> Found:
     """Runs and training folders given explicitly and found one level under ``logs``."""
     found = Found()
@@ -42,6 +49,9 @@ def discover(run_dirs: list[Path], logs: Path | None) -> Found:
         candidates += sorted(p for p in logs.iterdir() if p.is_dir())
     for path in candidates:
         path = path.resolve()
+        if printable(path) != str(path):
+            found.problems.append(f"{printable(path)}: its name is not UTF-8 text; rename it to show it")
+            continue
         if RunDir(path).exists():
             found.runs.setdefault(_slug(path, found.runs), path)
         elif TrainDir(path).is_finished():
@@ -72,8 +82,8 @@ def run_row(slug: str, path: Path) -> dict[str, Any]:
         if sc:
             row["headline"] += f" · t1 {100 * sc['acc_t1']:.1f}% → t2 {100 * sc['acc_t2']:.1f}%"
         row["model"] = summary.get("model", row["model"])
-    except (SalamError, KeyError, TypeError) as exc:
-        row["problem"] = one_line(exc)
+    except MALFORMED as exc:
+        row["problem"] = describe_malformed(exc)
     return row
 
 
@@ -149,11 +159,12 @@ def training_row(slug: str, path: Path) -> dict[str, Any]:
     folder = TrainDir(path)
     try:
         manifest = folder.manifest()
-    except SalamError as exc:
-        return {"id": slug, "path": str(path), "problem": one_line(exc)}
-    return {"id": slug, "path": str(path), "problem": None, "method": manifest.get("method", "?"),
-            "created": manifest.get("created", ""), "spec": manifest.get("spec", ""),
-            "parts": len(manifest.get("iterations", manifest.get("stages", []))) or 1}
+        parts = manifest.get("iterations", manifest.get("stages", []))
+        return {"id": slug, "path": str(path), "problem": None, "method": str(manifest.get("method", "?")),
+                "created": str(manifest.get("created", "")), "spec": str(manifest.get("spec", "")),
+                "parts": (len(parts) if isinstance(parts, list) else 0) or 1}
+    except MALFORMED as exc:
+        return {"id": slug, "path": str(path), "problem": describe_malformed(exc)}
 
 
 def training_page(path: Path) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from salam.errors import SalamError
+from salam.memory.store import check_prune_limits
 from salam.view import data
-from salam.view.viewer import PAGE_SIZE, Viewer, page_number, viewer_of
+from salam.view.viewer import PAGE_SIZE, Viewer, page_number, tolerant, viewer_of, whole_number
 
 
 def _memory_or_problem(viewer: Viewer) -> tuple[Any, Response | None]:
@@ -24,7 +25,7 @@ def filtered(mem: Any, q: Any, offset: int = 0, limit: int | None = None) -> tup
     """(matches, the page of records, similarities): ``mode=semantic`` ranks by the memory's own ``similar``."""
     ns, task, kind, text = q.get("ns") or None, q.get("task") or None, q.get("kind") or None, (q.get("q") or "").strip()
     if text and q.get("mode") == "semantic":  # every namespace unless one is chosen, best first
-        k = int(q.get("k", "20") or 20)
+        k = min(whole_number(q.get("k"), "k", 20), 1000)
         hits = sorted((h for name in ([ns] if ns else mem.namespaces()) for h in mem.similar(
             text, k=k, threshold=0.0, namespace=name, task=task, kind=kind or "mistake", allow_self=True)),
             key=lambda h: -h.similarity)[:k]
@@ -33,6 +34,7 @@ def filtered(mem: Any, q: Any, offset: int = 0, limit: int | None = None) -> tup
     return total, records, {}
 
 
+@tolerant
 async def memory_list(request: Request) -> Response:
     viewer = viewer_of(request)
     mem, failure = _memory_or_problem(viewer)
@@ -51,16 +53,22 @@ async def memory_list(request: Request) -> Response:
                        page_no=start // PAGE_SIZE, pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, notice=q.get("notice", ""))
 
 
+@tolerant
 async def memory_export(request: Request) -> Response:
-    mem, failure = _memory_or_problem(viewer_of(request))
+    viewer = viewer_of(request)
+    mem, failure = _memory_or_problem(viewer)
     if failure:
         return failure
-    _, records, _ = filtered(mem, request.query_params)
+    try:
+        _, records, _ = filtered(mem, request.query_params)
+    except SalamError as exc:
+        return viewer.problem(data.one_line(exc), 422)
     body = "".join(r.model_dump_json() + "\n" for r in records)
     return StreamingResponse(iter([body]), media_type="application/x-ndjson",
                              headers={"Content-Disposition": 'attachment; filename="salam-memory.jsonl"'})
 
 
+@tolerant
 async def record(request: Request) -> Response:
     viewer = viewer_of(request)
     mem, failure = _memory_or_problem(viewer)
@@ -86,6 +94,7 @@ async def checked_form(request: Request) -> tuple[dict[str, str] | None, Respons
     return form, None
 
 
+@tolerant
 async def record_delete(request: Request) -> Response:
     viewer = viewer_of(request)
     form, failure = await checked_form(request)
@@ -105,27 +114,32 @@ async def record_delete(request: Request) -> Response:
     return RedirectResponse(f"/memory?notice=deleted+{removed}+record", status_code=303)
 
 
+@tolerant
 async def prune(request: Request) -> Response:
     viewer = viewer_of(request)
     mem, failure = _memory_or_problem(viewer)
     if failure:
         return failure
-    try:
-        margin = int(request.query_params.get("margin", "2") or 2)
-    except ValueError:
-        return viewer.problem("--margin must be a whole number", 422)
-    ns = request.query_params.get("ns") or None
+    values: Any = request.query_params
     if request.method == "POST":
         form, failure = await checked_form(request)
         if failure:
             return failure
-        margin, ns = int(form.get("margin", margin)), form.get("ns") or None  # type: ignore[union-attr]
-        if form.get("confirm") == "yes":  # type: ignore[union-attr]
-            report = mem.prune(margin=margin, namespace=ns)
-            viewer.memory.changed()
-            return RedirectResponse(f"/memory?notice=pruned+{report.removed}+records", status_code=303)
-    if viewer.config.read_only:
+        values = form
+    elif viewer.config.read_only:
         return viewer.problem("this viewer is read-only (--read-only)", 403)
+    try:
+        margin = int(values.get("margin", "2") or 2)
+        ns = values.get("ns") or None
+        check_prune_limits(margin, None, None)
+    except ValueError:
+        return viewer.problem("--margin must be a whole number of at least 1", 422)
+    except SalamError as exc:
+        return viewer.problem(data.one_line(exc), 422)
+    if request.method == "POST" and values.get("confirm") == "yes":
+        report = mem.prune(margin=margin, namespace=ns)
+        viewer.memory.changed()
+        return RedirectResponse(f"/memory?notice=pruned+{report.removed}+records", status_code=303)
     preview = mem.prune(margin=margin, namespace=ns, dry_run=True)
     return viewer.page("confirm.html", action="/memory/prune", what=f"Prune {preview.removed} records that hurt more than "
                        f"they helped by {margin} or more?", records=[], extra={"margin": margin, "ns": ns or ""})

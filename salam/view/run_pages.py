@@ -9,13 +9,14 @@ from starlette.responses import FileResponse, Response
 
 from salam.errors import SalamError
 from salam.view import charts, data
-from salam.view.viewer import PAGE_SIZE, page_number, viewer_of
+from salam.view.viewer import PAGE_SIZE, page_number, tolerant, viewer_of
 
 
 def _run_path(request: Request) -> Path | None:
     return viewer_of(request).found().runs.get(request.path_params["run"])
 
 
+@tolerant
 async def runs(request: Request) -> Response:
     viewer = viewer_of(request)
     f = viewer.found()
@@ -23,6 +24,7 @@ async def runs(request: Request) -> Response:
     return viewer.page("runs.html", rows=rows, problems=f.problems, trainings=len(f.trainings))
 
 
+@tolerant
 async def run(request: Request) -> Response:
     viewer = viewer_of(request)
     path = _run_path(request)
@@ -44,6 +46,7 @@ async def run(request: Request) -> Response:
                        others=[s for s in viewer.found().runs if s != request.path_params["run"]])
 
 
+@tolerant
 async def plot(request: Request) -> Response:
     from salam.bench.rundir import RunDir
 
@@ -54,6 +57,7 @@ async def plot(request: Request) -> Response:
     return FileResponse(RunDir(path).plot_path(name), media_type="image/png")
 
 
+@tolerant
 async def sample(request: Request) -> Response:
     viewer = viewer_of(request)
     path = _run_path(request)
@@ -66,6 +70,7 @@ async def sample(request: Request) -> Response:
     return viewer.page("sample.html", id=request.path_params["run"], info=info)
 
 
+@tolerant
 async def compare(request: Request) -> Response:
     viewer = viewer_of(request)
     f = viewer.found()
@@ -79,11 +84,13 @@ async def compare(request: Request) -> Response:
     return viewer.page("compare.html", a=a, b=b, rows=rows)
 
 
+@tolerant
 async def trainings(request: Request) -> Response:
     viewer = viewer_of(request)
     return viewer.page("trainings.html", rows=[data.training_row(s, p) for s, p in viewer.found().trainings.items()])
 
 
+@tolerant
 async def training(request: Request) -> Response:
     viewer = viewer_of(request)
     path = viewer.found().trainings.get(request.path_params["tid"])

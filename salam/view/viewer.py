@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salam.errors import SalamError
+from salam.errors import MALFORMED, SalamError, describe_malformed
 from salam.view import data
 
 PAGE_SIZE = 200
@@ -39,6 +39,8 @@ class ViewConfig:
     memory: str | None = None
     chroma_url: str | None = None
     read_only: bool = False
+    host: str = "127.0.0.1"
+    """The interface the server binds: requests must name it (or a loopback name) as their Host."""
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
@@ -117,9 +119,36 @@ def viewer_of(request: Any) -> Viewer:
     return request.app.state.viewer
 
 
+def whole_number(value: str | None, name: str, default: int, least: int = 1) -> int:
+    """A query parameter that must be a whole number of at least ``least``; else a one-line SalamError."""
+    try:
+        number = int(value) if value not in (None, "") else default
+    except ValueError:
+        raise SalamError(f"{name} must be a whole number, not {value!r}") from None
+    if number < least:
+        raise SalamError(f"{name} must be at least {least}, not {number}")
+    return number
+
+
 def page_number(value: str | None) -> int:
     """A ``page`` query parameter as a page number (0 for anything that is not a whole number)."""
     try:
         return max(0, int(value or 0))
     except ValueError:
         return 0
+
+
+def tolerant(handler: Any) -> Any:
+    """A page handler whose folder's malformed files become a one-line problem page (422), never a 500."""
+    import functools
+
+    from jinja2 import TemplateError
+
+    @functools.wraps(handler)
+    async def page(request: Any) -> Any:
+        try:
+            return await handler(request)
+        except (*MALFORMED, TemplateError) as exc:
+            return viewer_of(request).problem(f"cannot show this page: {describe_malformed(exc)}", 422)
+
+    return page

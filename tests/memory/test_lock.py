@@ -21,3 +21,17 @@ def test_second_process_waits_then_fails_clearly(tmp_path, hash_embedder):
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert result.returncode != 0
         assert "in use by another process" in result.stderr
+
+
+def test_a_read_only_folder_is_one_line_not_an_oserror(tmp_path, monkeypatch):
+    import filelock
+
+    from salam.errors import StoreError
+    from salam.memory.lock import acquire_store_lock
+
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", read_only)
+    with pytest.raises(StoreError, match="cannot lock memory .*Read-only file system"):
+        acquire_store_lock(tmp_path, timeout=1)

@@ -9,13 +9,14 @@ from salam.train.folder import TrainDir
 
 
 def test_a_folder_in_use_is_refused_without_resume_or_overwrite(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "something").write_text("x")
+    (tmp_path / "out" / "checkpoints").mkdir(parents=True)  # a killed training's leftovers
     with pytest.raises(SalamError, match="--resume"):
-        TrainDir(tmp_path / "out").prepare(resume=False, overwrite=False)
-    TrainDir(tmp_path / "out").prepare(resume=True, overwrite=False)
-    TrainDir(tmp_path / "out").prepare(resume=False, overwrite=True)
-    assert not (tmp_path / "out" / "something").exists()
+        with TrainDir(tmp_path / "out").claim("sft", {}, resume=False, overwrite=False):
+            pass
+    with TrainDir(tmp_path / "out").claim("sft", {}, resume=True, overwrite=False):
+        assert (tmp_path / "out" / "checkpoints").is_dir()
+    with TrainDir(tmp_path / "out").claim("sft", {}, resume=False, overwrite=True):
+        assert not (tmp_path / "out" / "checkpoints").exists()
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from salam.view.app import ViewConfig, create_app  # noqa: E402
 
 def _client(demo, **kw):
     config = ViewConfig(logs=demo["runs"], memory=str(demo["memory"]), **kw)
-    return TestClient(create_app(config)), config
+    return TestClient(create_app(config), base_url="http://127.0.0.1"), config
 
 
 def test_runs_run_page_filters_and_a_sample(demo):
@@ -100,7 +100,7 @@ def test_bad_folders_and_a_busy_memory_are_one_line_and_the_server_keeps_serving
     not_a_run = tmp_path / "not-a-run"
     not_a_run.mkdir()
     config = ViewConfig(run_dirs=[not_a_run], logs=demo["runs"], memory=str(demo["memory"]))
-    client = TestClient(create_app(config))
+    client = TestClient(create_app(config), base_url="http://127.0.0.1")
     listing = client.get("/runs").text
     assert "not a salam run or training folder" in listing
     broken = client.get("/runs/broken")

@@ -25,6 +25,7 @@ from salam.selfcorrect.protocol import correction_prompt
 from salam.train.base import (
     BenchTrainConfig,
     OnLog,
+    check_base,
     prepare_model,
     prepare_training,
     settings_of,
@@ -242,27 +243,28 @@ def train_score(config: ScoreConfig, resume: bool = False, overwrite: bool = Fal
     config = starting_point(config)  # type: ignore[arg-type]
     train, validation = training_questions(config, multiple_choice_only=config.mode == "choice")
     guidance = _guidance(config, train + validation)
-    folder.prepare(resume, overwrite)
-    prepare_training()
     stages: list[tuple[Stage, int]] = [("single-turn", config.stage2_steps)] if config.single_turn else \
         ([] if config.no_stage1 else [("stage1", config.stage1_steps)]) + [("stage2", config.stage2_steps)]
     if not stages or all(steps <= 0 for _, steps in stages):
         raise SalamError("nothing to train: give --stage1-steps and/or --stage2-steps above 0")
-    start_reference: Any = None  # the starting model's distributions (choice) or a frozen copy of it (generate), made once
-    todo = [(stage, steps) for stage, steps in stages if steps > 0]
+    check_base(config.base)
+    with folder.claim("score", settings_of(config), resume, overwrite):
+        prepare_training()
+        start_reference: Any = None  # the starting model's distributions (choice) or a frozen copy of it (generate), made once
+        todo = [(stage, steps) for stage, steps in stages if steps > 0]
 
-    def one(number: int, previous: str, part: TrainDir) -> str:
-        nonlocal start_reference
-        stage, steps = todo[number - 1]
-        manifest, start_reference = _stage(config, stage, steps, previous, part, train, validation, guidance,
-                                           start_reference, on_log, log)
-        return manifest["spec"]
+        def one(number: int, previous: str, part: TrainDir) -> str:
+            nonlocal start_reference
+            stage, steps = todo[number - 1]
+            manifest, start_reference = _stage(config, stage, steps, previous, part, train, validation, guidance,
+                                               start_reference, on_log, log)
+            return manifest["spec"]
 
-    previous = run_parts(folder, [stage for stage, _ in todo], config.init or config.base, one, log)
-    manifests = [TrainDir(folder.path / stage).manifest() for stage, _ in todo]
-    summary = {"method": "score", "stages": manifests, "settings": settings_of(config), "spec": previous}
-    write_manifest(folder.path, MANIFEST, summary)
-    return summary
+        previous = run_parts(folder, [stage for stage, _ in todo], config.init or config.base, one, log)
+        manifests = [TrainDir(folder.path / stage).manifest() for stage, _ in todo]
+        summary = {"method": "score", "stages": manifests, "settings": settings_of(config), "spec": previous}
+        write_manifest(folder.path, MANIFEST, summary)
+        return summary
 
 
 def _guidance(config: ScoreConfig, questions: list[Question]) -> dict[str, str]:

@@ -26,6 +26,7 @@ from salam.errors import SalamError
 from salam.train.base import (
     OnLog,
     TrainConfig,
+    check_base,
     prepare_model,
     prepare_training,
     settings_of,
@@ -126,20 +127,21 @@ def train_tripost(config: TriPostConfig, resume: bool = False, overwrite: bool =
     if config.base != "local" and not config.full:
         raise SalamError("TriPosT trains LoRA adapters on the embedded model (--base local) or a full model (--full)")
     folder = TrainDir(Path(config.out))
-    folder.prepare(resume, overwrite)
-    prepare_training()
-    start = TrainDir(folder.path / "sft")
-    if not start.is_finished():
-        _supervised_start(config, start, on_log, log)
-    previous = start.manifest()["spec"]
-    log(f"supervised start: {previous}")
-    previous = run_iterations(folder, config.iterations, previous,
-                              lambda number, spec, step: _iteration(config, modules, number, spec, step, on_log, log), log)
-    summary = {"method": "tripost", "supervised_start": start.manifest(),
-               "iterations": [folder.iteration(i).manifest() for i in range(1, config.iterations + 1)],
-               "settings": settings_of(config), "spec": previous}
-    write_manifest(folder.path, MANIFEST, summary)
-    return summary
+    check_base(config.base)
+    with folder.claim("tripost", settings_of(config), resume, overwrite):
+        prepare_training()
+        start = TrainDir(folder.path / "sft")
+        if not start.is_finished():
+            _supervised_start(config, start, on_log, log)
+        previous = start.manifest()["spec"]
+        log(f"supervised start: {previous}")
+        previous = run_iterations(folder, config.iterations, previous,
+                                  lambda number, spec, step: _iteration(config, modules, number, spec, step, on_log, log), log)
+        summary = {"method": "tripost", "supervised_start": start.manifest(),
+                   "iterations": [folder.iteration(i).manifest() for i in range(1, config.iterations + 1)],
+                   "settings": settings_of(config), "spec": previous}
+        write_manifest(folder.path, MANIFEST, summary)
+        return summary
 
 
 def _supervised_start(config: TriPostConfig, folder: TrainDir, on_log: OnLog | None, log: Any) -> None:
