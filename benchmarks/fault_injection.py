@@ -11,6 +11,10 @@ Run: SALAM_DATA_DIR=... python benchmarks/fault_injection.py [--kills 50] [--tra
   summary (computed from the sample logs) must equal an uninterrupted run's.
 - `train il` (the real embedded model, LoRA, 6 steps with a checkpoint every 2): killed at random
   moments and rerun; the run must finish with its 6 steps and an adapter that loads.
+- `saves` (every `salam train` recipe, the real embedded model, a checkpoint every step): each run is
+  killed while it writes a checkpoint (0-0.3 s after the checkpoint's folder appears) and rerun with
+  --resume, `--save-kills` times; every rerun must start (none may trip over a half-written
+  checkpoint), and the last one must finish with all its steps, its whole loss log and an adapter.
 """
 
 from __future__ import annotations
@@ -134,10 +138,79 @@ def train_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: 
             "adapter": (out / "adapter_config.json").is_file()}
 
 
+SAVE_RUNS = {
+    "il": ["--teacher", "{data}/salam/bbq_feedback_gpt4.json", "--limit", "24", "--max-steps", "12", "--batch-size", "2",
+           "--grad-accum", "1", "--min-examples", "8"],
+    "sft": ["--tasks", "Age", "--limit", "24", "--validation", "2", "--max-steps", "12", "--batch-size", "2"],
+    "stasc": ["--tasks", "Age", "--limit", "12", "--validation", "2", "--iterations", "1", "--n-init", "3", "--n-corr", "3",
+              "--temperature", "1.5", "--max-steps", "12", "--batch-size", "2"],
+    "tripost": ["--tasks", "multistep_arithmetic_two", "--limit", "4", "--iterations", "1", "--max-rounds", "1",
+                "--max-steps", "6", "--batch-size", "2"],
+    "score": ["--tasks", "Age", "--limit", "8", "--validation", "2", "--stage1-steps", "6", "--stage2-steps", "6",
+              "--eval-every", "3", "--batch-size", "2"],
+}
+"""Small runs of each recipe with 12 checkpoints (TriPosT: 6 in its supervised start, 6 in iteration 1)."""
+
+
+def _checkpoints(out: Path) -> set[Path]:
+    return set(out.glob("**/checkpoints/checkpoint-*")) if out.is_dir() else set()
+
+
+def _kill_while_saving(cmd: list[str], out: Path, rng: random.Random, env: dict, log: Path, limit_s: float = 900) -> str:
+    """Run ``cmd`` and SIGKILL it 0-0.3 s after a new checkpoint folder appears: 'killed', 'finished' or 'failed'."""
+    seen = _checkpoints(out)
+    with log.open("ab") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
+        began = time.monotonic()
+        while proc.poll() is None and time.monotonic() - began < limit_s:
+            if _checkpoints(out) - seen:
+                time.sleep(rng.uniform(0.0, 0.3))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return "killed"
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return "finished" if proc.returncode == 0 else "failed"
+
+
+def save_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: str) -> dict:
+    from salam.train.folder import TrainDir
+    from salam.train.trainer import is_complete_checkpoint
+
+    results = {}
+    for method, extra in SAVE_RUNS.items():
+        out = tmp / method
+        cmd = [sys.executable, "-m", "salam.cli.main", "train", method, "--out", str(out), "--save-steps", "1", "--display", "none",
+               "--resume", *(a.replace("{data}", data_dir) for a in extra)]
+        outcomes: dict[str, int] = {"killed": 0, "finished": 0, "failed": 0}
+        torn = 0
+        began = time.perf_counter()
+        for _ in range(kills):
+            outcome = _kill_while_saving(cmd, out, rng, env, tmp / f"{method}.err")
+            outcomes[outcome] += 1
+            torn += sum(not is_complete_checkpoint(c) for c in _checkpoints(out))
+            if outcome != "killed":
+                break
+        final = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        folder = TrainDir(out)
+        manifests = [part.manifest() for _, part in folder.parts()] or ([folder.manifest()] if folder.is_finished() else [])
+        steps = [m.get("steps") for m in manifests]
+        logged = [len(m.get("loss_log", [])) for m in manifests]
+        results[method] = {"kills": outcomes["killed"], "kills_that_left_a_torn_checkpoint": torn,
+                           "reruns_that_failed": outcomes["failed"] + (final.returncode != 0), "final_exit": final.returncode,
+                           "steps": steps, "loss_log_entries": logged, "seconds": round(time.perf_counter() - began)}
+        print(method, results[method], flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--train-kills", type=int, default=10)
+    parser.add_argument("--save-kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="import,bench,train")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fault_injection.md")
@@ -159,8 +232,13 @@ def main() -> None:
             (Path(tmp) / "t").mkdir()
             results["train il"] = train_trial(Path(tmp) / "t", args.train_kills, rng, env, data_dir)
             print(results["train il"], flush=True)
+        if "saves" in args.only:
+            (Path(tmp) / "s").mkdir()
+            for method, r in save_trial(Path(tmp) / "s", args.save_kills, rng, env, data_dir).items():
+                results[f"train {method}, killed while saving"] = r
     lines = ["# Fault injection: SIGKILL at random moments, then resume", "",
-             f"Command: `python benchmarks/fault_injection.py --kills {args.kills} --train-kills {args.train_kills} --seed {args.seed}` "
+             f"Command: `python benchmarks/fault_injection.py --kills {args.kills} --train-kills {args.train_kills} "
+             f"--save-kills {args.save_kills} --seed {args.seed} --only {args.only}` "
              f"(2 cores, CPU)", "", "| command | result |", "|---|---|"]
     lines += [f"| {name} | {', '.join(f'{k} {v}' for k, v in r.items())} |" for name, r in results.items()]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -73,7 +73,8 @@ def _sc_row(label: str, m: dict) -> str:
 
 def self_correct_markdown(sc: dict) -> list[str]:
     """The two-attempt table: per task, pooled and macro."""
-    protocol = "TriPosT: attempt, own feedback, updates; t2 = final answer" if sc.get("tripost") else "two attempts"
+    protocol = ("TriPosT: attempt, own feedback, updates; t2 = final answer" if sc.get("tripost") else
+                "verify, then revise: t2 = the final answer" if sc.get("verify") else "two attempts")
     lines = ["", f"## Self-correction ({protocol}" + (", attempt 2 with the memory's guidelines" if sc.get("with_memory") else "") + ")", "",
              "| tasks | n | Acc@t1 % [95% CI] | Acc@t2 % [95% CI] | Δ points | Δi→c % | Δc→i % | t2 vs t1 (b/c, McNemar p) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -87,9 +88,26 @@ def self_correct_markdown(sc: dict) -> list[str]:
                      f"{tp['claims_correct_when_wrong']} of the {tp['wrong_final']} questions it ended wrong"
                      + (f"; its feedback named a wrong step when its P(wrong) reached {tp['wrong_threshold']} "
                         "(--wrong-threshold)." if tp.get("wrong_threshold") is not None else "."))
+    if sc.get("verify"):
+        lines += verify_markdown(sc["verify"])
     if sc.get("with_memory"):
         lines.append(f"\nAttempt 2 carried guidelines for {sc['attempt2_with_guidelines']} questions "
                      f"({sc['redacted']} redacted by the leakage guard).")
+    return lines
+
+
+def verify_markdown(v: dict) -> list[str]:
+    """The verifier's ranking and the revisions, beside the two-attempt table."""
+    def share(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}%"
+
+    lines = ["", f"Verifier (revise when P(wrong) ≥ τ = {v['threshold']}): AUROC of P(wrong) for a wrong first answer "
+             f"{'—' if v['auroc'] is None else format(v['auroc'], '.3f')}; precision of \"wrong\" {share(v['precision_wrong'])}, "
+             f"recall {share(v['recall_wrong'])}; revision rate {share(v['revision_rate'])}; revisions that ended right "
+             f"{share(v['fix_rate'])} ({v['fixes']} fixed, {v['breaks']} broken)."]
+    if "acc_t2_another_letter" in v:
+        lines.append(f"Reading a revision as *another letter* than the first: Acc@t2 {share(v['acc_t2_another_letter'])} "
+                     "(the table reads *any letter*).")
     return lines
 
 

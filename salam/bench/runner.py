@@ -86,7 +86,10 @@ class BenchConfig:
     self_correct_memory: bool = False
     """Attempt 2 carries the memory's guidelines for the question (the feedback_only condition)."""
     self_correct_mode: str = "two-attempt"
-    """``two-attempt`` (SCoRe's protocol) or ``tripost`` (attempt → own feedback → update, chain of thought)."""
+    """``two-attempt`` (SCoRe's protocol), ``tripost`` (attempt → own feedback → update, chain of thought) or
+    ``verify`` (attempt → verification → a revision only when P(wrong) reaches ``verify_threshold``)."""
+    verify_threshold: float | None = None
+    """``verify`` mode: τ; None takes the one a `salam train verify` model's manifest records, else 0.5."""
     max_rounds: int = 5
     """Updates at most, in ``tripost`` mode."""
     wrong_threshold: float | None = None
@@ -114,13 +117,18 @@ class BenchConfig:
             raise SalamError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITION_NAMES)}")
         if self.answer_mode not in ("generate", "choice", "cot"):
             raise SalamError("--answer-mode must be choice, generate or cot")
-        if self.self_correct_mode not in ("two-attempt", "tripost"):
-            raise SalamError(f"--self-correct must be two-attempt or tripost, not {self.self_correct_mode!r}")
+        if self.self_correct_mode not in ("two-attempt", "tripost", "verify"):
+            raise SalamError(f"--self-correct must be two-attempt, tripost or verify, not {self.self_correct_mode!r}")
         if self.self_correct_mode == "tripost":
             self.self_correct, self.answer_mode = True, "cot"  # TriPosT reasons in steps
+        elif self.self_correct_mode == "verify":
+            self.self_correct = True
+            self.verify_threshold = _verify_threshold(self.verify_threshold, self.model)
         elif self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
             raise SalamError("two-attempt self-correction runs in choice or generate mode; "
                              "in cot mode use --self-correct tripost")
+        if self.verify_threshold is not None and self.self_correct_mode != "verify":
+            raise SalamError("--verify-threshold decides when to revise: use it with --self-correct verify")
         if self.wrong_threshold is not None and self.self_correct_mode != "tripost":
             raise SalamError("--wrong-threshold decides TriPosT's feedback: use it with --self-correct tripost")
         from salam.train.tripost.runner import check_wrong_threshold
@@ -135,6 +143,18 @@ class BenchConfig:
         from salam._util.urls import redact_url
 
         return {**asdict(self), "base_url": redact_url(self.base_url)}
+
+
+def _verify_threshold(given: float | None, model: str) -> float:
+    """τ of a verify run: the given one, else the one the model's training chose (its manifest), else 0.5."""
+    from salam.selfcorrect.verify import DEFAULT_THRESHOLD, check_threshold
+    from salam.train.folder import trained_setting
+
+    check_threshold(given)
+    if given is not None:
+        return given
+    chosen = trained_setting(model, "verify_threshold")
+    return float(chosen) if isinstance(chosen, (int, float)) else DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -279,6 +299,12 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
 
         runner: Any = TriPosTRunner(model, config.max_rounds, cot_exemplars_for(config.shots, config.data_dir), guidelines,
                                     config.cot_tokens, config.wrong_threshold)
+    elif config.self_correct_mode == "verify":
+        from salam.data.bbh import cot_exemplars_for
+        from salam.selfcorrect.verify import VerifyRunner
+
+        runner = VerifyRunner(model, config.answer_mode, config.batch_size, guidelines,  # type: ignore[arg-type]
+                              config.verify_threshold or 0.0, exemplars=cot_exemplars_for(config.shots, config.data_dir))
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, config.batch_size, guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()

@@ -76,6 +76,11 @@ def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool, wron
         out["tripost"] = {"mean_rounds": sum(int(r["rounds"]) for r in tripost) / len(tripost),
                           "claims_correct_when_wrong": sum(bool(r["claimed_correct_when_wrong"]) for r in tripost),
                           "wrong_final": len(wrong_final), "wrong_threshold": wrong_threshold}
+    verified = [rows[q.id] for q in present if "p_wrong" in rows[q.id]]
+    if verified:  # verify-then-revise: how the verifier ranked, how often it revised, how often a revision fixed
+        from salam.selfcorrect.verify import verifier_metrics
+
+        out["verify"] = verifier_metrics(verified)
     out["attempt2_with_guidelines"] = sum(1 for q in present if rows[q.id].get("memories"))
     out["redacted"] = sum(int(rows[q.id].get("redacted", 0)) for q in present)
     return out

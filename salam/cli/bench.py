@@ -23,7 +23,7 @@ from salam.cli.common import (
 app = typer.Typer(help="Run BBQ/BBH benchmarks under SALAM conditions and report them.", no_args_is_help=True)
 
 _DEFAULT_CONDITIONS = "none,mistake,feedback"
-SELF_CORRECT_MODES = ("two-attempt", "tripost")
+SELF_CORRECT_MODES = ("two-attempt", "tripost", "verify")
 
 
 def _split_list(value: Optional[str]) -> list[str]:
@@ -75,7 +75,8 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder for a new memory (default: bundled all-MiniLM-L6-v2)."),
         data_dir: Optional[str] = DataDirOpt,
         base_url: Optional[str] = BaseUrlOpt,
-        self_correct: Optional[str] = typer.Option(None, "--self-correct", metavar="MODE", callback=one_of(*SELF_CORRECT_MODES), help="Also run a self-correction protocol on the test split: two-attempt (SCoRe's: attempt, then a review of it) or tripost (attempt, own feedback, update; cot mode)."),
+        self_correct: Optional[str] = typer.Option(None, "--self-correct", metavar="MODE", callback=one_of(*SELF_CORRECT_MODES), help="Also run a self-correction protocol on the test split: two-attempt (SCoRe's: attempt, then a review of it), tripost (attempt, own feedback, update; cot mode) or verify (attempt, a verification turn, a revision only when P(wrong) reaches --verify-threshold)."),
+        verify_threshold: Optional[float] = typer.Option(None, "--verify-threshold", help="verify mode: revise when the verifier's P(wrong) reaches this (default: the threshold a `salam train verify` model chose on held-out questions, else 0.5)."),
         self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct two-attempt)."),
         max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Updates at most in tripost mode."),
         wrong_threshold: Optional[float] = typer.Option(None, "--wrong-threshold", help="tripost mode: the model's feedback names a wrong step when its P(wrong) reaches this (choose it on held-out questions: benchmarks/tripost_threshold.py); default: its greedy feedback."),
@@ -93,7 +94,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct is not None,
             self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct or "two-attempt", max_rounds=max_rounds,
-            max_new_tokens=max_new_tokens, wrong_threshold=wrong_threshold,
+            max_new_tokens=max_new_tokens, wrong_threshold=wrong_threshold, verify_threshold=verify_threshold,
         )
         _run(config, log_dir, resume, display)
 

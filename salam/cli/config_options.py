@@ -66,17 +66,14 @@ def _cli_type(hint: Any) -> tuple[Any, str]:
     return (Optional[base] if optional else base), "value"
 
 
-def config_parameters(config_cls: type, renames: dict[str, str] | None = None,
-                      skip: tuple[str, ...] = ()) -> tuple[list[inspect.Parameter], dict[str, str]]:
-    """Typer parameters for every field of ``config_cls`` (but ``skip``), and how each converts back."""
+def config_parameters(config_cls: type, renames: dict[str, str] | None = None) -> tuple[list[inspect.Parameter], dict[str, str]]:
+    """Typer parameters for every field of ``config_cls``, and how each converts back."""
     from salam.train.base import literal_values
 
     renames = renames or {}
     docs, hints = field_docs(config_cls), typing.get_type_hints(config_cls)
     params, kinds = [], {}
     for f in _method_fields_first(config_cls):
-        if f.name in skip:
-            continue
         annotation, kind = _cli_type(hints[f.name])
         default = field_default(f)
         help_text = docs.get(f.name, "")

@@ -127,14 +127,21 @@ class TrainDir:
 
     def _owner(self) -> tuple[str | None, dict[str, Any] | None]:
         """(method, settings) of the run this folder holds, from its run marker or (older folders) its manifest."""
+        corrupted = SalamError(f"{self.path}: its {RUN_MARKER} or manifest is corrupted: choose another --out, or --overwrite")
         try:
             marker = read_json(self.path / RUN_MARKER)
-            if isinstance(marker, dict):
-                return marker.get("method"), marker.get("settings")
             manifest = read_json(self.manifest_path)
-        except ValueError:
-            raise SalamError(f"{self.path}: its {RUN_MARKER} or manifest is corrupted: choose another --out, or --overwrite") from None
-        return (manifest.get("method"), None) if isinstance(manifest, dict) else (None, None)
+        except (ValueError, OSError):
+            raise corrupted from None
+        if marker is not None:
+            if not (isinstance(marker, dict) and isinstance(marker.get("method"), str) and isinstance(marker.get("settings"), dict)):
+                raise corrupted
+            return marker["method"], marker["settings"]
+        if manifest is not None:
+            if not (isinstance(manifest, dict) and isinstance(manifest.get("method", ""), str)):
+                raise corrupted
+            return manifest.get("method"), None
+        return None, None
 
     def spec(self, base: str) -> str:
         """The model spec of what this folder holds (adapter or full model)."""
@@ -166,6 +173,19 @@ def starting_point(config: Any) -> Any:
     if config.base != "local" or config.full:
         raise SalamError("--init local+lora:... continues a LoRA adapter on the embedded model: drop --base/--full")
     return config
+
+
+def trained_setting(spec: str, key: str) -> Any:
+    """A value the training of a model spec recorded in its manifest (``local+lora:DIR``, ``hf:DIR/model``), else None."""
+    adapter = adapter_of(spec)
+    folder = adapter if adapter is not None else Path(spec[3:]).parent if spec.startswith("hf:") else None
+    if folder is None:
+        return None
+    try:
+        manifest = read_json(folder / MANIFEST)
+    except (ValueError, OSError):
+        return None
+    return manifest.get(key) if isinstance(manifest, dict) else None
 
 
 def adapter_of(spec: str) -> Path | None:

@@ -41,7 +41,8 @@ def _malformed_line(rng: random.Random) -> str:
     if kind == 2:
         record[rng.choice(["question", "true_answer"])] = rng.choice([None, 5, [], {}])
     elif kind == 3:
-        record[rng.choice(["kind", "source", "created_at"])] = rng.choice(["bogus", 5, "yesterday", [], None])
+        key = rng.choice(["kind", "source", "created_at"])  # 5 is a valid created_at (a unix time), not a malformed one
+        record[key] = rng.choice(["bogus", "yesterday", [], None] + ([5] if key != "created_at" else []))
     elif kind == 4:
         record.pop(rng.choice(["question", "true_answer"]))
     else:
@@ -67,10 +68,38 @@ def _bbq_line(rng: random.Random) -> str:
     return json.dumps(row)
 
 
-def _case(rng: random.Random, tmp: Path, store: str, i: int) -> list[str]:
-    kind = rng.randrange(7)
+RUN_DAMAGE = {
+    "manifest.json": ['{"config": "oops"}', "{bad", '{"config": {"conditions": ["none", "../../../secret"]}}', "[]"],
+    "summary.json": ['{"conditions": {"none": {"n": 3}}}', '{"conditions": ["none"]}', '{"self_correct": {"macro": {}}}', "{"],
+    "timings.json": ["[1, 2", '"text"'],
+}
+"""Damage to the files a run's report reads (a comparison of two runs reads only their summaries and samples)."""
+TRAINING_DAMAGE = {"salam_train_run.json": ["{bad", "[]", '{"method": 5}'], "salam_train_manifest.json": ["{bad", '"text"']}
+
+
+def _damaged_run(rng: random.Random, run: Path, folder: Path, names: list[str]) -> Path:
+    import shutil
+
+    copy = folder / "run"
+    shutil.copytree(run, copy)
+    name = rng.choice(names)
+    (copy / name).write_text(rng.choice(RUN_DAMAGE[name]))
+    return copy
+
+
+def _case(rng: random.Random, tmp: Path, store: str, i: int, run: Path | None = None) -> list[str]:
+    kind = rng.randrange(9 if run is not None else 7)
     folder = tmp / f"case{i}"
     folder.mkdir()
+    if kind == 7:  # a malformed run folder: its report (one run, or paired with the intact one)
+        pair = rng.random() < 0.5
+        damaged = _damaged_run(rng, run, folder, ["summary.json"] if pair else sorted(RUN_DAMAGE))  # type: ignore[arg-type]
+        return ["bench", "report", *([str(run)] if pair else []), str(damaged)]
+    if kind == 8:  # a malformed training folder, resumed
+        name = rng.choice(sorted(TRAINING_DAMAGE))
+        (folder / "out").mkdir()
+        (folder / "out" / name).write_text(rng.choice(TRAINING_DAMAGE[name]))
+        return ["train", "sft", "--out", str(folder / "out"), "--resume", "--tasks", "Age", "--limit", "2"]
     if kind == 0:  # a JSONL import with at least one malformed line among valid ones
         lines = [json.dumps(json.loads(rec(f"fuzz {i} {j}").model_dump_json())) for j in range(rng.randrange(3))]
         lines.insert(rng.randrange(len(lines) + 1), _malformed_line(rng))
@@ -111,6 +140,17 @@ def _case(rng: random.Random, tmp: Path, store: str, i: int) -> list[str]:
     return [command, *(["bbq"] if command == "bench" else ["--bench", "bbq"]), option, value]
 
 
+def _intact_run(folder: Path) -> Path:
+    """A finished run (scripted model, real BBQ files) for the malformed-run cases to damage copies of."""
+    from salam.bench.runner import BenchConfig, run_benchmark
+    from salam.testing import ScriptedChatModel
+
+    config = BenchConfig(benchmark="bbq", tasks=["Age"], limit=2, train_limit=2, conditions=["none"], answer_mode="generate",
+                         batch_size=2, embedder="hash-bow-64", self_correct=True, gather=False)
+    run_benchmark(config, folder, model=ScriptedChatModel(replies=["A)"]))
+    return folder
+
+
 def _fingerprint(folder: str) -> list[str]:
     with MistakeMemory.open(folder, embedder=HashEmbedder()) as mem:
         return sorted(r.model_dump_json() for r in mem.iter_records())
@@ -122,11 +162,12 @@ def test_malformed_inputs_never_crash_and_never_change_the_store(tmp_path, monke
     with MistakeMemory.open(store, embedder=HashEmbedder()) as mem:
         mem.add([rec(f"an existing record {i}") for i in range(10)])
     before = _fingerprint(store)
+    run = _intact_run(tmp_path / "intact") if os.environ.get("SALAM_DATA_DIR") else None
     rng = random.Random(int(os.environ.get("SALAM_FUZZ_SEED", "0")))
     n = int(os.environ.get("SALAM_FUZZ_CASES", "150"))
     failures = []
     for i in range(n):
-        argv = _case(rng, tmp_path, store, i)
+        argv = _case(rng, tmp_path, store, i, run)
         try:
             code, out, err = run_cli(*argv)
         except BaseException as exc:  # noqa: BLE001 - an escaping exception is exactly what this test looks for

@@ -1,0 +1,202 @@
+"""Verify, then revise (salam's recipe after PAG, Jiang et al. 2025): answer; check the answer in a
+verification turn; revise only when the model's own P(wrong) reaches a threshold τ.
+
+Attempt 1 is the ordinary answer. The verification turn (``prompts/verify.txt``) shows the question and
+the proposed answer and asks whether it is correct, as two lettered options (A yes, B no): in choice
+mode P(wrong) is the softmax of those two letters' logits, one forward pass; in generate and cot modes
+the model writes its verdict and a written "B"/"no" counts as P(wrong) = 1. A revision is the ordinary
+answer prompt after one guidance line saying the first answer was judged wrong (``prompts/revise.txt``),
+so it runs in every answer mode; in choice mode it is read twice: *any letter* (its best letter, which
+may be the first one again) and *another letter* (the best of the others).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from pydantic import Field
+
+from salam._util.assets import load_prompt
+from salam.answering.answerer import Answerer, AnswerMode, answer_prompt
+from salam.answering.cot import Exemplars, no_exemplars
+from salam.answering.scoring import is_correct
+from salam.defaults import BATCH_SIZE
+from salam.errors import SalamError
+from salam.selfcorrect.protocol import Guidelines, TwoAttempts, first_answer_text
+from salam.types import Attempt, Question
+
+VERDICTS = ("A", "B")
+"""The verification turn's options: A the answer is correct, B it is wrong."""
+DEFAULT_THRESHOLD = 0.5
+"""τ for a model whose training did not choose one: revise when the verdict leans to "wrong"."""
+
+
+def verify_prompt(question: Question, first_answer: str | None, guidance: str = "") -> str:
+    """The verification turn; it ends where the verdict letter goes (``Verdict: (``)."""
+    return load_prompt("verify").format(guidance=guidance, question=question.render(),
+                                        first_answer=first_answer_text(question, first_answer), answer_prefix=" (")
+
+
+def revision_note(question: Question, first_answer: str | None) -> str:
+    """The guidance line a revision starts with: the first answer was judged wrong."""
+    return load_prompt("revise").format(first_answer=first_answer_text(question, first_answer))
+
+
+def revise_prompt(question: Question, first_answer: str | None, guidance: str = "", answerer: Answerer | None = None) -> str:
+    """The revision: the answer prompt (of ``answerer``'s mode) after the note and any memory guidance."""
+    note = guidance + revision_note(question, first_answer)
+    return answerer.prompt(question, note) if answerer is not None else answer_prompt(question, note)
+
+
+def check_threshold(value: float | None) -> None:
+    """τ is a probability in [0, 1] (0: always revise, 1: revise only when certain), or None for the model's own."""
+    if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise SalamError(f"--verify-threshold must be a probability from 0 to 1, not {value}")
+
+
+class VerifiedAttempts(TwoAttempts):
+    """One question under verify-then-revise: ``t2`` is the final answer (any-letter reading)."""
+
+    p_wrong: float
+    """The verifier's P(wrong) for the first answer."""
+    threshold: float
+    revised: bool
+    revision: Attempt | None = None
+    """The revision's own attempt (any letter), when one was made."""
+    t2_other: Attempt | None = None
+    """Choice mode: the final answer when a revision must pick another letter than the first one."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class VerifyRunner:
+    """Runs attempt 1 → verification → revision when P(wrong) ≥ ``threshold``, for any model spec."""
+
+    model: Any
+    mode: AnswerMode = "choice"
+    batch_size: int = BATCH_SIZE
+    guidelines: Guidelines | None = None
+    threshold: float = DEFAULT_THRESHOLD
+    revise_all: bool = False
+    """Write every question's revision (held-out τ selection needs their outcomes); the final answer still
+    follows the threshold."""
+    exemplars: Exemplars = no_exemplars
+    """cot mode: each task's few-shot block (the bench passes BBH's)."""
+    answerer: Answerer = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_threshold(self.threshold)
+        if self.mode == "choice" and not hasattr(self.model, "score_options"):
+            raise SalamError("--self-correct verify in choice mode reads the verdict letters' log-probabilities: it needs "
+                             "a model that scores (local, local+lora:..., hf:...); use --answer-mode generate")
+        self.answerer = Answerer(self.model, self.mode, self.batch_size, self.exemplars)
+
+    def run(self, questions: Sequence[Question], progress: Any = None) -> list[VerifiedAttempts]:
+        questions = list(questions)
+        first = self.answerer.answer_prompts(questions, [self.answerer.prompt(q) for q in questions], round_=1)
+        blocks = self.guidelines.blocks(questions) if self.guidelines else [("", [], 0)] * len(questions)
+        p_wrong = self.verdicts(questions, first, [b for b, _, _ in blocks])
+        if progress:
+            progress(len(questions) // 2)
+        todo = [i for i, p in enumerate(p_wrong) if self.revise_all or p >= self.threshold]
+        revisions = self._revise([questions[i] for i in todo], [first[i] for i in todo], [blocks[i][0] for i in todo])
+        by_index = dict(zip(todo, revisions))
+        out = []
+        for i, (q, a1, p, (_, ids, n)) in enumerate(zip(questions, first, p_wrong, blocks)):
+            revision, other = by_index.get(i, (None, None))
+            revised = p >= self.threshold
+            out.append(VerifiedAttempts(
+                question_id=q.id, task=q.task, t1=a1, t2=revision if revised and revision else a1,
+                t2_other=(other if revised and other else a1) if self.mode == "choice" else None, p_wrong=round(p, 6),
+                threshold=self.threshold, revised=revised, revision=revision, memories=ids, redacted=n))
+        if progress:
+            progress(len(questions) - len(questions) // 2)
+        return out
+
+    def verdicts(self, questions: Sequence[Question], first: Sequence[Attempt], blocks: Sequence[str]) -> list[float]:
+        """P(wrong) of each first answer: two letters' softmax (choice mode) or the written verdict."""
+        prompts = [verify_prompt(q, a.answer, b) for q, a, b in zip(questions, first, blocks)]
+        if self.mode == "choice":
+            from langchain_core.messages import HumanMessage
+
+            formatted = [self.model.format_prompt([HumanMessage(p)]) for p in prompts]
+            scores = self.model.score_options(formatted, [list(VERDICTS)] * len(prompts))
+            return [1 / (1 + math.exp(right - wrong)) for right, wrong in scores]
+        replies = self.model.batch(prompts, stop=["\n"])
+        return [1.0 if written_verdict(str(r.content)) == "B" else 0.0 for r in replies]
+
+    def _revise(self, questions: list[Question], first: list[Attempt], blocks: list[str]) -> list[tuple[Attempt, Attempt | None]]:
+        if not questions:
+            return []
+        prompts = [revise_prompt(q, a.answer, b, self.answerer) for q, a, b in zip(questions, first, blocks)]
+        if self.mode != "choice":
+            return [(a, None) for a in self.answerer.answer_prompts(questions, prompts, round_=2)]
+        from langchain_core.messages import HumanMessage
+
+        formatted = [self.model.format_prompt([HumanMessage(p)]) for p in prompts]
+        scores = self.model.score_options(formatted, [q.letters for q in questions])
+        tokens = self.model.count_tokens(formatted)
+        out = []
+        for q, a, s, p, n in zip(questions, first, scores, prompts, tokens):
+            best = q.letters[max(range(len(s)), key=s.__getitem__)]
+            others = [i for i, letter in enumerate(q.letters) if letter != a.answer] or list(range(len(s)))
+            other = q.letters[max(others, key=s.__getitem__)]
+            out.append((Attempt(round=2, prompt=p, output=best, answer=best, correct=is_correct(q, best), tokens=n),
+                        Attempt(round=2, prompt=p, output=other, answer=other, correct=is_correct(q, other), tokens=n)))
+        return out
+
+
+def written_verdict(text: str) -> str | None:
+    """A written verdict's letter: A (correct) or B (wrong), from ``(A)``/``B``/yes/no at its start; else None."""
+    words = text.strip().lstrip("(").lower()
+    if words.startswith(("b", "no", "wrong", "incorrect")):
+        return "B"
+    if words.startswith(("a", "yes", "correct", "right")):
+        return "A"
+    return None
+
+
+def verifier_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How the verifier and the revisions did, from sample rows: AUROC of P(wrong) for a wrong first answer,
+    precision and recall of "wrong" (a revision) at the run's τ, the revision rate, and the share of revisions
+    that ended right (fix rate); with the another-letter reading's Acc@t2 in choice mode."""
+    from salam.stats import auroc
+
+    if not rows:
+        return {}
+    wrong = [not r["t1"]["correct"] for r in rows]
+    revised = [bool(r["revised"]) for r in rows]
+    flagged_wrong = sum(w and v for w, v in zip(wrong, revised))
+    revisions = [r for r in rows if r["revised"] and r.get("revision")]
+    out: dict[str, Any] = {
+        "n": len(rows), "threshold": rows[0].get("threshold"), "auroc": auroc([float(r["p_wrong"]) for r in rows], wrong),
+        "precision_wrong": flagged_wrong / sum(revised) if any(revised) else None,
+        "recall_wrong": flagged_wrong / sum(wrong) if any(wrong) else None,
+        "revision_rate": sum(revised) / len(rows),
+        "fix_rate": sum(bool(r["revision"]["correct"]) for r in revisions) / len(revisions) if revisions else None,
+        "fixes": sum(1 for r in revisions if not r["t1"]["correct"] and r["revision"]["correct"]),
+        "breaks": sum(1 for r in revisions if r["t1"]["correct"] and not r["revision"]["correct"]),
+    }
+    others = [r for r in rows if r.get("t2_other")]
+    if len(others) == len(rows):
+        out["acc_t2_another_letter"] = sum(bool(r["t2_other"]["correct"]) for r in rows) / len(rows)
+    return out
+
+
+def expected_threshold(p_wrong: Sequence[float], first_right: Sequence[bool], revision_right: Sequence[bool]) -> dict[str, float]:
+    """τ that maximises Acc@t2 on held-out answers whose revisions were all written: revising at P(wrong) ≥ τ
+    gains the revisions that fix and loses those that break (revise when P(wrong)·fix rate > 1 − P(wrong)).
+    Ties: the highest τ (fewest revisions). Candidates are the observed P(wrong) values and 1.0 (never)."""
+    if not p_wrong:
+        raise SalamError("no held-out answers to choose --verify-threshold on")
+    candidates = sorted({*map(float, p_wrong), 1.0 + 1e-9}, reverse=True)
+    best: tuple[float, float] | None = None
+    for tau in candidates:
+        acc = sum(rev if p >= tau else first for p, first, rev in zip(p_wrong, first_right, revision_right)) / len(p_wrong)
+        if best is None or acc > best[1] + 1e-12:
+            best = (tau, acc)
+    tau, acc = best  # type: ignore[misc]
+    return {"threshold": min(1.0, tau), "heldout_acc_t2": acc, "heldout_acc_t1": sum(first_right) / len(first_right),
+            "heldout_n": len(p_wrong)}

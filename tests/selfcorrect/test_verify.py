@@ -1,0 +1,128 @@
+"""Verify, then revise: the verdict's P(wrong) decides a revision; metrics, τ choice and the bench mode."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from salam.errors import SalamError
+from salam.selfcorrect.verify import (
+    VERDICTS,
+    VerifyRunner,
+    expected_threshold,
+    verifier_metrics,
+    verify_prompt,
+    written_verdict,
+)
+from salam.types import Question
+
+Q_RIGHT = Question(id="r", task="t", text="2 + 2?", options=["4", "5", "6"], answer="A")
+Q_WRONG = Question(id="w", task="t", text="3 + 3?", options=["5", "6", "7"], answer="B")
+
+
+class Scorer:
+    """A local model: answers (A) to everything; its verifier says P(wrong) 0.8 for "3 + 3" and 0.2 otherwise;
+    after "judged wrong" it prefers the first answer again, then the gold."""
+
+    def __init__(self):
+        self.seen = []
+
+    def format_prompt(self, messages):
+        return messages[0].content
+
+    def count_tokens(self, prompts):
+        return [len(p.split()) for p in prompts]
+
+    def score_options(self, prompts, choices):
+        self.seen += prompts
+        out = []
+        for p, options in zip(prompts, choices):
+            if options == list(VERDICTS):
+                wrong = 0.8 if "3 + 3" in p else 0.2
+                out.append([math.log(1 - wrong), math.log(wrong)])
+            elif "judged wrong" in p:
+                out.append([0.0, -0.5, -3.0])  # (A) again first, then (B)
+            else:
+                out.append([0.0, -1.0, -2.0])
+        return out
+
+
+def test_revise_only_when_p_wrong_reaches_the_threshold_and_read_both_ways():
+    model = Scorer()
+    right, wrong = VerifyRunner(model, threshold=0.5).run([Q_RIGHT, Q_WRONG])
+    assert (right.t1.answer, right.p_wrong, right.revised, right.t2.answer) == ("A", 0.2, False, "A")
+    assert (wrong.t1.answer, wrong.p_wrong, wrong.revised) == ("A", 0.8, True)
+    assert wrong.t2.answer == "A" and wrong.t2_other.answer == "B" and wrong.t2_other.correct  # any / another letter
+    assert not any("judged wrong" in p and "2 + 2" in p for p in model.seen)  # no revision written for a kept answer
+    assert sum("Is the proposed answer correct?" in p for p in model.seen) == 2  # one verdict pass per question
+    rows = [r.model_dump() for r in (right, wrong)]
+    m = verifier_metrics(rows)
+    assert (m["auroc"], m["precision_wrong"], m["recall_wrong"], m["revision_rate"]) == (1.0, 1.0, 1.0, 0.5)
+    assert (m["fix_rate"], m["fixes"], m["breaks"], m["acc_t2_another_letter"]) == (0.0, 0, 0, 1.0)
+    (kept,) = VerifyRunner(Scorer(), threshold=0.9).run([Q_WRONG])
+    assert not kept.revised and kept.t2.answer == "A"
+
+
+def test_the_verification_prompt_states_the_proposed_answer_and_ends_at_the_verdict_letter():
+    prompt = verify_prompt(Q_WRONG, "A")
+    assert "Proposed answer: (A)" in prompt and prompt.endswith("Verdict: (") and "(B) No, it is wrong." in prompt
+
+
+def test_tau_maximises_expected_acc_t2_on_held_out_answers():
+    # revising helps only for the two answers with P(wrong) >= 0.7 (their revisions fix them)
+    p = [0.9, 0.7, 0.4, 0.2]
+    chosen = expected_threshold(p, first_right=[False, False, True, True], revision_right=[True, True, False, False])
+    assert chosen["threshold"] == 0.7 and chosen["heldout_acc_t2"] == 1.0 and chosen["heldout_acc_t1"] == 0.5
+    never = expected_threshold([0.6, 0.3], first_right=[True, True], revision_right=[False, False])
+    assert never["threshold"] == 1.0 and never["heldout_acc_t2"] == 1.0
+
+
+def test_bad_thresholds_models_and_written_verdicts():
+    with pytest.raises(SalamError, match="--verify-threshold must be a probability from 0 to 1"):
+        VerifyRunner(Scorer(), threshold=1.5)
+    from salam.testing import ScriptedChatModel
+
+    with pytest.raises(SalamError, match="reads the verdict letters' log-probabilities"):
+        VerifyRunner(ScriptedChatModel(replies=["A"]), mode="choice")
+    assert [written_verdict(t) for t in ("B) No", " no, wrong", "(A) Yes", "yes", "maybe")] == ["B", "B", "A", "A", None]
+
+
+def test_generate_mode_writes_the_verdict_and_the_revision():
+    from salam.testing import ScriptedChatModel
+
+    def reply(prompt: str) -> str:
+        if "Is the proposed answer correct?" in prompt:
+            return "B) No" if "3 + 3" in prompt else "A) Yes"
+        if "judged wrong" in prompt:
+            return "(B)"
+        return "(A)"
+
+    right, wrong = VerifyRunner(ScriptedChatModel(reply_fn=reply), mode="generate").run([Q_RIGHT, Q_WRONG])
+    assert (right.p_wrong, right.revised, right.t2.correct) == (0.0, False, True)
+    assert (wrong.p_wrong, wrong.revised, wrong.t2.answer, wrong.t2.correct) == (1.0, True, "B", True)
+    assert wrong.t2_other is None
+
+
+def test_the_bench_runs_verify_mode_and_reports_the_verifier(tmp_path, data_dir):
+    from salam.bench.report import write_report
+    from salam.bench.runner import BenchConfig, run_benchmark
+    from salam.testing import ScriptedChatModel
+
+    def reply(prompt: str) -> str:
+        if "Is the proposed answer correct?" in prompt:
+            return "B) No"
+        return "(C)" if "judged wrong" in prompt else "(A)"
+
+    config = BenchConfig(benchmark="bbq", tasks=["Age"], limit=4, train_limit=2, data_dir=str(data_dir), conditions=["none"],
+                         answer_mode="generate", batch_size=2, embedder="hash-bow-64", gather=False,
+                         self_correct=True, self_correct_mode="verify")
+    summary = run_benchmark(config, tmp_path / "run", model=ScriptedChatModel(reply_fn=reply))
+    v = summary["self_correct"]["verify"]
+    assert v["revision_rate"] == 1.0 and v["threshold"] == 0.5 and v["n"] == 4
+    report = write_report(tmp_path / "run").read_text()
+    assert "verify, then revise" in report and "AUROC" in report
+    with pytest.raises(SalamError, match="--verify-threshold decides when to revise"):
+        BenchConfig(benchmark="bbq", verify_threshold=0.3, self_correct=True).resolved()
+    with pytest.raises(SalamError, match="--verify-threshold must be a probability"):
+        BenchConfig(benchmark="bbq", verify_threshold=-1, self_correct=True, self_correct_mode="verify").resolved()
