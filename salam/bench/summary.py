@@ -76,7 +76,7 @@ def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool, wron
         out["tripost"] = {"mean_rounds": sum(int(r["rounds"]) for r in tripost) / len(tripost),
                           "claims_correct_when_wrong": sum(bool(r["claimed_correct_when_wrong"]) for r in tripost),
                           "wrong_final": len(wrong_final), "wrong_threshold": wrong_threshold}
-    verified = [rows[q.id] for q in present if "p_wrong" in rows[q.id]]
+    verified = [rows[q.id] for q in present if "revised" in rows[q.id]]
     if verified:  # verify-then-revise: how the verifier ranked, how often it revised, how often a revision fixed
         from salam.selfcorrect.verify import verifier_metrics
 

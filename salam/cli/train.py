@@ -19,8 +19,9 @@ from salam.train.score.train import ScoreConfig
 from salam.train.sft import SFTTrainConfig
 from salam.train.stasc import StascConfig
 from salam.train.tripost.train import TriPostConfig
+from salam.train.verify import VerifyConfig
 
-app = typer.Typer(help="Train the study assistant (il) or the main model (sft, stasc, tripost, score) with LoRA on a CPU.",
+app = typer.Typer(help="Train the study assistant (il) or the main model (sft, stasc, tripost, score, verify) with LoRA on a CPU.",
                   no_args_is_help=True)
 
 RUN_OPTIONS = [
@@ -108,6 +109,20 @@ def tripost(config: TriPostConfig, resume: bool, overwrite: bool, display: str) 
         typer.echo(f"iteration {it['iteration']}: rollouts {it['rollouts_by_outcome']}, examples {it['examples_by_kind']}, "
                    f"{it['steps']} steps in {it['train_seconds']:.0f} s")
     typer.echo(f"model spec: {summary['spec']}")
+
+
+@recipe("verify", VerifyConfig, "Verify, then revise: one LoRA learns to answer, to judge its own answers and to revise "
+        "those it judges wrong; τ is chosen on held-out training-split questions.")
+def verify(config: VerifyConfig, resume: bool, overwrite: bool, display: str) -> None:
+    from salam.train.verify import train_verify
+
+    m = _run_recipe(train_verify, config, display, resume=resume, overwrite=overwrite)
+    held = m["heldout"]
+    typer.echo(f"first answers {m['first_answers']}, examples {m['examples_by_kind']}, {m['steps']} steps in "
+               f"{m['train_seconds']:.0f} s (peak RSS {m['peak_rss_mb']:.0f} MB); validation Acc@t1 {100 * m['validation_accuracy']:.1f}%")
+    typer.echo(f"τ = {m['verify_threshold']:.4f} on {held['heldout_n']} held-out questions: Acc@t1 {100 * held['heldout_acc_t1']:.1f}% "
+               f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC {held.get('auroc')}")
+    typer.echo(f"model spec: {m['spec']}")
 
 
 @recipe("score", ScoreConfig, "SCoRe: two-stage, KL-regularised RL of both attempts (choice mode: exact; generate mode: RLOO).")

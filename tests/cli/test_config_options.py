@@ -15,8 +15,10 @@ from salam.train.score.train import ScoreConfig
 from salam.train.sft import SFTTrainConfig
 from salam.train.stasc import StascConfig
 from salam.train.tripost.train import TriPostConfig
+from salam.train.verify import VerifyConfig
 
-RECIPES = {"il": ILConfig, "sft": SFTTrainConfig, "stasc": StascConfig, "tripost": TriPostConfig, "score": ScoreConfig}
+RECIPES = {"il": ILConfig, "sft": SFTTrainConfig, "stasc": StascConfig, "tripost": TriPostConfig, "score": ScoreConfig,
+           "verify": VerifyConfig}
 
 
 def _options(name: str) -> dict[str, object]:

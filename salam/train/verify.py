@@ -1,0 +1,182 @@
+"""Verify, then revise: train one model to answer, to check its own answers, and to revise those it
+judges wrong (salam's recipe after PAG, Jiang et al. 2025), in choice mode.
+
+``VerifyConfig`` + ``train_verify``, the supervised multi-task variant:
+1. First answers are sampled at ``temperature`` from the starting model (``init``, e.g. the SFT model)
+   on the training split — ``n_init`` per question, each distinct (question, answer) once — and
+   labelled right or wrong by the gold letter.
+2. One LoRA is trained on three kinds of letter examples: the *answer* (the gold letter after the
+   ordinary prompt, so attempt 1 keeps what SFT taught), the *verdict* (A correct / B wrong after the
+   verification prompt of :mod:`salam.selfcorrect.verify`, balanced right : wrong 1 : 1), and the
+   *revision* (the gold letter after a wrong first answer was judged wrong). With ``memory`` the
+   verification and revision prompts carry the memory's guidelines, as ``--self-correct-memory`` does.
+3. τ is chosen on held-out questions of the training split (after the trained and validation ones,
+   never the test split): the trained model answers, verifies and revises all of them, and τ is the
+   P(wrong) threshold that maximises their Acc@t2 (revise when P(wrong)·fix rate > 1 − P(wrong)). It is
+   written to the manifest, and ``salam bench --self-correct verify`` uses it unless
+   ``--verify-threshold`` says otherwise.
+PAG's reinforcement objective (the second variant the issue names) is not built yet.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salam.answering.answerer import answer_prompt
+from salam.errors import SalamError
+from salam.selfcorrect.protocol import Guidelines
+from salam.selfcorrect.sampling import letter_distributions, sample_letters
+from salam.selfcorrect.verify import VERDICTS, VerifyRunner, expected_threshold, revise_prompt, verifier_metrics, verify_prompt
+from salam.train.base import (
+    BenchTrainConfig,
+    OnLog,
+    check_base,
+    prepare_model,
+    prepare_training,
+    settings_of,
+    texts_hash,
+    train_split_questions,
+    write_manifest,
+)
+from salam.train.folder import MANIFEST, TrainDir, adapter_of, save_trained, starting_point
+from salam.train.letters import LetterExample, letter_accuracy
+from salam.train.trainer import fit_letters
+from salam.types import Question
+
+
+@dataclass
+class VerifyConfig(BenchTrainConfig):
+    """Verify-then-revise on a benchmark's training split (choice mode); the SFT fields apply."""
+
+    init: str | None = None
+    """The starting model, whose own answers the verifier learns to judge (e.g. the SFT model, local+lora:DIR)."""
+    skip: int = 0
+    """Training-split questions per task to skip first: those the starting model was trained on (its answers
+    there are rarely wrong), e.g. 300 after `salam train sft`'s default."""
+    limit: int | None = 100
+    """Training questions per task, after ``skip``."""
+    n_init: int = 4
+    """First answers sampled per question."""
+    temperature: float = 1.0
+    """Sampling temperature of the first answers (their diversity is what gives wrong ones to learn from)."""
+    heldout: int = 30
+    """Held-out questions per task (after the training and validation ones) on which τ is chosen."""
+    memory: str | None = None
+    """A memory gathered on the training split: verification and revision prompts carry its guidelines."""
+    namespace: str = "default"
+    """Namespace of that memory."""
+
+    BOUNDS = {**BenchTrainConfig.BOUNDS, "skip": (0, None), "n_init": (1, None), "heldout": (1, None)}
+
+
+def sample_first_answers(config: VerifyConfig, questions: list[Question], model: Any) -> tuple[list[tuple[Question, str]], Counter]:
+    """Distinct (question, first answer) pairs sampled from ``model``, and how many samples were right and wrong."""
+    rng = random.Random(f"{config.seed}-verify")
+    probs = letter_distributions(model, [answer_prompt(q) for q in questions], questions, config.temperature, config.batch_size)
+    pairs, counts = [], Counter()
+    for q, p in zip(questions, probs):
+        drawn = sample_letters(p, q.letters, config.n_init, rng, top_p=1.0)
+        counts.update("right" if a == q.answer else "wrong" for a in drawn)
+        pairs += [(q, a) for a in dict.fromkeys(drawn)]
+    return pairs, counts
+
+
+def build_examples(config: VerifyConfig, questions: list[Question], pairs: list[tuple[Question, str]],
+                   blocks: dict[str, str]) -> tuple[list[LetterExample], dict[str, int]]:
+    """The answer, verdict (balanced right : wrong) and revision examples of the multi-task variant."""
+    right = [(q, a) for q, a in pairs if a == q.answer]
+    wrong = [(q, a) for q, a in pairs if a != q.answer]
+    if not right or not wrong:
+        raise SalamError(f"the starting model's {len(pairs)} distinct first answers are {len(right)} right and {len(wrong)} "
+                         "wrong: the verifier needs both (raise --temperature or --n-init, or add questions with --limit)")
+    rng = random.Random(f"{config.seed}-balance")
+    n = min(len(right), len(wrong))
+    verdicts = rng.sample(right, n) + rng.sample(wrong, n)
+    answers = [LetterExample.for_question(q, answer_prompt(q)) for q in questions]
+    checks = [LetterExample(verify_prompt(q, a, blocks.get(q.id, "")), VERDICTS, "A" if a == q.answer else "B") for q, a in verdicts]
+    revisions = [LetterExample.for_question(q, revise_prompt(q, a, blocks.get(q.id, ""))) for q, a in wrong]
+    examples = answers + checks + revisions
+    rng.shuffle(examples)
+    return examples, {"answer": len(answers), "verdict_right": n, "verdict_wrong": n, "revision": len(revisions)}
+
+
+def train_verify(config: VerifyConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None,
+                 log: Any = print) -> dict[str, Any]:
+    """Sample, build the examples, train one LoRA, choose τ on held-out questions; returns the manifest (with ``spec``)."""
+    folder = TrainDir(Path(config.out))
+    config = starting_point(config)  # type: ignore[assignment]
+    split = (config.benchmark, config.tasks, config.data_dir, config.split_seed)
+    train = [q for q in train_split_questions(*split, config.limit, config.skip) if q.is_multiple_choice]
+    offset = config.skip + (config.limit or 0)
+    validation = [q for q in train_split_questions(*split, config.validation, offset) if q.is_multiple_choice]
+    heldout = [q for q in train_split_questions(*split, config.heldout, offset + config.validation) if q.is_multiple_choice]
+    if not train:
+        raise SalamError("no multiple-choice questions to train on: verify-then-revise needs lettered options")
+    check_base(config.base)
+    with folder.claim("verify", settings_of(config), resume, overwrite):
+        prepare_training()
+        return _train(config, folder, train, validation, heldout, on_log, log)
+
+
+def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], validation: list[Question], heldout: list[Question],
+           on_log: OnLog | None, log: Any) -> dict[str, Any]:
+    from salam.models import resolve_chat_model
+
+    began = time.perf_counter()
+    start = config.init or config.base
+    pairs, counts = sample_first_answers(config, train, resolve_chat_model(start, max_new_tokens=12, batch_size=config.batch_size))
+    guidelines = Guidelines.open(config.memory, config.namespace) if config.memory else None
+    try:
+        blocks = guidelines.block_map(train + heldout) if guidelines else {}
+    finally:
+        if guidelines is not None:
+            guidelines.memory.close()
+    examples, kinds = build_examples(config, train, pairs, blocks)
+    log(f"verify: {sum(counts.values())} first answers ({dict(counts)}), {len(pairs)} distinct; examples {kinds}")
+    model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(start))
+    fields = fit_letters(config, model, tokenizer, examples, folder, on_log)
+    val = [LetterExample.for_question(q, answer_prompt(q)) for q in validation]
+    val_accuracy = letter_accuracy(model, tokenizer, val, config.batch_size, config.max_length)
+    spec = save_trained(model, tokenizer, folder, config.base, config.full)
+    del model
+    chosen, signal = choose_threshold(spec, heldout, config, blocks)
+    log(f"verify: τ = {chosen['threshold']:.4f} (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} -> Acc@t2 "
+        f"{chosen['heldout_acc_t2']:.3f}, AUROC {signal.get('auroc')})")
+    manifest = {
+        "method": "verify", "variant": "supervised", "base": config.base, "base_model_sha256": base_hash, "init": start,
+        "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "train_questions": len(train),
+        "first_answers": dict(counts), "distinct_first_answers": len(pairs), "examples_by_kind": kinds,
+        "data_sha256": texts_hash(e.prompt + e.target for e in examples), "seed": config.seed, "with_memory": bool(blocks),
+        "settings": settings_of(config), **fields, "validation_questions": len(val),
+        "validation_accuracy": val_accuracy, "verify_threshold": chosen["threshold"],
+        "heldout": {**chosen, **signal}, "recipe_seconds": time.perf_counter() - began, "spec": spec,
+    }
+    write_manifest(folder.path, MANIFEST, manifest)
+    return manifest
+
+
+def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, blocks: dict[str, str]) -> tuple[dict, dict]:
+    """τ by expected Acc@t2 on the held-out questions, with the verifier's measures there (every revision written)."""
+    from salam.models import resolve_chat_model
+
+    model = resolve_chat_model(spec, max_new_tokens=12, batch_size=config.batch_size)
+    guidelines = _StaticGuidelines(blocks) if blocks else None
+    rows = VerifyRunner(model, "choice", config.batch_size, guidelines, revise_all=True).run(heldout)  # type: ignore[arg-type]
+    chosen = expected_threshold([r.p_wrong for r in rows], [bool(r.t1.correct) for r in rows],
+                                [bool(r.revision and r.revision.correct) for r in rows])
+    return chosen, {k: v for k, v in verifier_metrics([r.model_dump() for r in rows]).items() if k in ("auroc", "n")}
+
+
+@dataclass
+class _StaticGuidelines:
+    """Guidelines computed once (training and held-out questions share the memory's blocks)."""
+
+    by_id: dict[str, str]
+
+    def blocks(self, questions: list[Question]) -> list[tuple[str, list[str], int]]:
+        return [(self.by_id.get(q.id, ""), [], 0) for q in questions]

@@ -1,0 +1,52 @@
+"""salam train verify: examples from the starting model's own answers, τ from held-out questions, the spec
+the bench uses (the end-to-end test trains a few steps of the real embedded model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from salam.errors import SalamError
+from salam.selfcorrect.verify import VERDICTS
+from salam.train.verify import VerifyConfig, build_examples
+from salam.types import Question
+
+QS = [Question(id=f"q{i}", task="t", text=f"question {i}?", options=["x", "y", "z"], answer="A") for i in range(3)]
+
+
+def test_examples_cover_answer_verdict_and_revision_with_balanced_verdicts(tmp_path):
+    pairs = [(QS[0], "A"), (QS[1], "A"), (QS[2], "A"), (QS[0], "B"), (QS[1], "C")]
+    examples, kinds = build_examples(VerifyConfig(out=tmp_path), QS, pairs, {QS[1].id: "Guideline: check the text.\n"})
+    assert kinds == {"answer": 3, "verdict_right": 2, "verdict_wrong": 2, "revision": 2}
+    verdicts = [e for e in examples if e.letters == VERDICTS]
+    assert sorted(e.target for e in verdicts) == ["A", "A", "B", "B"]
+    assert all("Proposed answer:" in e.prompt for e in verdicts)
+    revisions = [e for e in examples if "judged wrong" in e.prompt]
+    assert len(revisions) == 2 and all(e.target == "A" for e in revisions)
+    assert any("Guideline: check the text." in e.prompt for e in revisions)  # the memory's guidelines, where retrieved
+
+
+def test_a_starting_model_with_no_wrong_first_answers_is_one_line_with_a_hint(tmp_path):
+    with pytest.raises(SalamError, match=r"3 right and 0 wrong: .*raise --temperature"):
+        build_examples(VerifyConfig(out=tmp_path), QS, [(q, "A") for q in QS], {})
+
+
+@pytest.mark.slow
+def test_verify_trains_chooses_tau_on_held_out_questions_and_the_bench_uses_it(tmp_path, data_dir):
+    from salam.bench.runner import BenchConfig, run_benchmark
+    from salam.train.verify import train_verify
+
+    config = VerifyConfig(out=tmp_path / "verify", tasks=["Age"], limit=6, validation=2, heldout=4, n_init=3, temperature=2.0,
+                          max_steps=2, batch_size=4, data_dir=str(data_dir), save_steps=1)
+    manifest = train_verify(config, log=lambda m: None)
+    assert manifest["spec"] == f"local+lora:{tmp_path / 'verify'}" and manifest["steps"] == 2
+    assert 0.0 <= manifest["verify_threshold"] <= 1.0 and manifest["heldout"]["heldout_n"] == 4
+    assert manifest["examples_by_kind"]["verdict_right"] == manifest["examples_by_kind"]["verdict_wrong"] > 0
+    saved = json.loads((tmp_path / "verify" / "salam_train_manifest.json").read_text())
+    assert saved["verify_threshold"] == manifest["verify_threshold"]
+    bench = BenchConfig(benchmark="bbq", tasks=["Age"], limit=3, train_limit=2, data_dir=str(data_dir), conditions=["none"],
+                        model=manifest["spec"], gather=False, self_correct=True, self_correct_mode="verify")
+    summary = run_benchmark(bench, tmp_path / "run")
+    assert summary["self_correct"]["verify"]["threshold"] == manifest["verify_threshold"]
+    assert summary["self_correct"]["verify"]["n"] == 3
