@@ -48,7 +48,8 @@ def training_cost(folders: list[Path]) -> tuple[float, float]:
         parts = [part for _, part in TrainDir(folder).parts()] or [TrainDir(folder)]
         for part in parts:
             m = part.manifest()
-            seconds += m.get("iteration_seconds") or m.get("stage_seconds") or m.get("train_seconds") or 0.0
+            seconds += (m.get("iteration_seconds") or m.get("stage_seconds") or m.get("recipe_seconds")
+                        or m.get("train_seconds") or 0.0)
             peak = max(peak, m.get("peak_rss_mb") or 0.0)
     return seconds, peak
 

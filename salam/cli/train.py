@@ -118,7 +118,7 @@ def verify(config: VerifyConfig, resume: bool, overwrite: bool, display: str) ->
 
     m = _run_recipe(train_verify, config, display, resume=resume, overwrite=overwrite)
     held = m["heldout"]
-    typer.echo(f"first answers {m['first_answers']}, examples {m['examples_by_kind']}, {m['steps']} steps in "
+    typer.echo(f"{m['variant']}: first answers {m.get('first_answers', 'exact')}, examples {m['examples_by_kind']}, {m['steps']} steps in "
                f"{m['train_seconds']:.0f} s (peak RSS {m['peak_rss_mb']:.0f} MB); validation Acc@t1 {100 * m['validation_accuracy']:.1f}%")
     typer.echo(f"τ = {m['verify_threshold']:.4f} on {held['heldout_n']} held-out questions: Acc@t1 {100 * held['heldout_acc_t1']:.1f}% "
                f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC {held.get('auroc')}")

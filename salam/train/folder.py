@@ -28,7 +28,7 @@ LEGACY_IL_MANIFEST = "salam_il_manifest.json"
 """What `salam train il` wrote before every recipe shared MANIFEST; still read."""
 RUN_MARKER = "salam_train_run.json"
 LOCK = ".salam-train.lock"
-SALAM_NAMES = {MANIFEST, LEGACY_IL_MANIFEST, RUN_MARKER, "checkpoints", "model", "sft", "stage1", "stage2", "single-turn",
+SALAM_NAMES = {MANIFEST, LEGACY_IL_MANIFEST, RUN_MARKER, ".salam-write-test", "checkpoints", "model", "sft", "stage1", "stage2", "single-turn",
                "reference.json", "train.jsonl", "validation.jsonl", "adapter_config.json", "adapter_model.safetensors",
                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "README.md",
                "tokenizer.model", "added_tokens.json"}

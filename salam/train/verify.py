@@ -15,7 +15,9 @@ judges wrong (salam's recipe after PAG, Jiang et al. 2025), in choice mode.
    P(wrong) threshold that maximises their Acc@t2 (revise when P(wrong)·fix rate > 1 − P(wrong)). It is
    written to the manifest, and ``salam bench --self-correct verify`` uses it unless
    ``--verify-threshold`` says otherwise.
-PAG's reinforcement objective (the second variant the issue names) is not built yet.
+The ``pag`` variant instead maximises PAG's turn-wise returns exactly over the option and verdict
+distributions (:mod:`salam.train.verify_objective`): no sampling, every possible first answer weighted by
+the model's own probability of giving it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
@@ -55,6 +57,11 @@ class VerifyConfig(BenchTrainConfig):
 
     init: str | None = None
     """The starting model, whose own answers the verifier learns to judge (e.g. the SFT model, local+lora:DIR)."""
+    variant: Literal["supervised", "pag"] = "supervised"
+    """``supervised``: answer, balanced verdict and revision examples from sampled first answers; ``pag``: PAG's
+    turn-wise returns computed exactly over the option and verdict distributions."""
+    alpha: float = 1.0
+    """``pag``: the bonus on a wrong → right revision."""
     skip: int = 0
     """Training-split questions per task to skip first: those the starting model was trained on (its answers
     there are rarely wrong), e.g. 300 after `salam train sft`'s default."""
@@ -71,7 +78,7 @@ class VerifyConfig(BenchTrainConfig):
     namespace: str = "default"
     """Namespace of that memory."""
 
-    BOUNDS = {**BenchTrainConfig.BOUNDS, "skip": (0, None), "n_init": (1, None), "heldout": (1, None)}
+    BOUNDS = {**BenchTrainConfig.BOUNDS, "skip": (0, None), "n_init": (1, None), "heldout": (1, None), "alpha": (0.0, None)}
 
 
 def sample_first_answers(config: VerifyConfig, questions: list[Question], model: Any) -> tuple[list[tuple[Question, str]], Counter]:
@@ -129,17 +136,23 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
 
     began = time.perf_counter()
     start = config.init or config.base
-    pairs, counts = sample_first_answers(config, train, resolve_chat_model(start, max_new_tokens=12, batch_size=config.batch_size))
     guidelines = Guidelines.open(config.memory, config.namespace) if config.memory else None
     try:
         blocks = guidelines.block_map(train + heldout) if guidelines else {}
     finally:
         if guidelines is not None:
             guidelines.memory.close()
-    examples, kinds = build_examples(config, train, pairs, blocks)
-    log(f"verify: {sum(counts.values())} first answers ({dict(counts)}), {len(pairs)} distinct; examples {kinds}")
-    model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(start))
-    fields = fit_letters(config, model, tokenizer, examples, folder, on_log)
+    if config.variant == "pag":
+        model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(start))
+        fields, about = _fit_pag(config, model, tokenizer, train, blocks, folder, on_log)
+    else:
+        pairs, counts = sample_first_answers(config, train, resolve_chat_model(start, max_new_tokens=12, batch_size=config.batch_size))
+        examples, kinds = build_examples(config, train, pairs, blocks)
+        log(f"verify: {sum(counts.values())} first answers ({dict(counts)}), {len(pairs)} distinct; examples {kinds}")
+        model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(start))
+        fields = fit_letters(config, model, tokenizer, examples, folder, on_log)
+        about = {"first_answers": dict(counts), "distinct_first_answers": len(pairs), "examples_by_kind": kinds,
+                 "data_sha256": texts_hash(e.prompt + e.target for e in examples)}
     val = [LetterExample.for_question(q, answer_prompt(q)) for q in validation]
     val_accuracy = letter_accuracy(model, tokenizer, val, config.batch_size, config.max_length)
     spec = save_trained(model, tokenizer, folder, config.base, config.full)
@@ -148,16 +161,32 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
     log(f"verify: τ = {chosen['threshold']:.4f} (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} -> Acc@t2 "
         f"{chosen['heldout_acc_t2']:.3f}, AUROC {signal.get('auroc')})")
     manifest = {
-        "method": "verify", "variant": "supervised", "base": config.base, "base_model_sha256": base_hash, "init": start,
-        "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "train_questions": len(train),
-        "first_answers": dict(counts), "distinct_first_answers": len(pairs), "examples_by_kind": kinds,
-        "data_sha256": texts_hash(e.prompt + e.target for e in examples), "seed": config.seed, "with_memory": bool(blocks),
+        "method": "verify", "variant": config.variant, "base": config.base, "base_model_sha256": base_hash, "init": start,
+        "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "train_questions": len(train), **about,
+        "seed": config.seed, "with_memory": bool(blocks),
         "settings": settings_of(config), **fields, "validation_questions": len(val),
         "validation_accuracy": val_accuracy, "verify_threshold": chosen["threshold"],
         "heldout": {**chosen, **signal}, "recipe_seconds": time.perf_counter() - began, "spec": spec,
     }
     write_manifest(folder.path, MANIFEST, manifest)
     return manifest
+
+
+def _fit_pag(config: VerifyConfig, model: Any, tokenizer: Any, train: list[Question], blocks: dict[str, str], folder: TrainDir,
+             on_log: OnLog | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``pag`` variant: one trainer run of the exact objective over each question's 1 + 2n prompts."""
+    from salam.train.trainer import fit
+    from salam.train.verify_objective import VerifyCollator, VerifyWeights, verify_trainer_class
+
+    rows = [{"answer": answer_prompt(q), "verify": [verify_prompt(q, a, blocks.get(q.id, "")) for a in q.letters],
+             "revise": [revise_prompt(q, a, blocks.get(q.id, "")) for a in q.letters], "letters": q.letters, "gold": q.answer}
+            for q in train]
+    trainer_class = verify_trainer_class()
+    trainer_class.weights = VerifyWeights(alpha=config.alpha)
+    tokens = sum(len(ids) for r in rows for ids in tokenizer([r["answer"], *r["verify"], *r["revise"]])["input_ids"])
+    fields = fit(config, model, rows, VerifyCollator(tokenizer, config.max_length), trainer_class, folder, on_log, tokens)
+    return fields, {"examples_by_kind": {"questions": len(rows), "prompts_per_question": 1 + 2 * max(len(q.letters) for q in train)},
+                    "data_sha256": texts_hash(r["answer"] + r["gold"] for r in rows)}
 
 
 def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, blocks: dict[str, str]) -> tuple[dict, dict]:

@@ -50,3 +50,44 @@ def test_verify_trains_chooses_tau_on_held_out_questions_and_the_bench_uses_it(t
     summary = run_benchmark(bench, tmp_path / "run")
     assert summary["self_correct"]["verify"]["threshold"] == manifest["verify_threshold"]
     assert summary["self_correct"]["verify"]["n"] == 3
+    from dataclasses import replace
+
+    pag = train_verify(replace(config, out=tmp_path / "pag", variant="pag", max_steps=1), log=lambda m: None)
+    assert pag["variant"] == "pag" and pag["steps"] == 1 and pag["examples_by_kind"]["prompts_per_question"] == 7
+    assert 0.0 <= pag["verify_threshold"] <= 1.0
+
+
+def test_the_pag_objective_matches_a_hand_computation_and_credits_each_turn_alone():
+    import math
+
+    import torch
+
+    from salam.train.verify_objective import VerifyWeights, objective
+
+    logits1 = torch.zeros(1, 2, requires_grad=True)                        # π1 = (.5, .5), gold is option 0
+    verdicts = torch.tensor([[[0.0, 0.0], [0.0, math.log(3)]]], requires_grad=True)  # P(wrong | 0) = .5, P(wrong | 1) = .75
+    logits2 = torch.tensor([[[0.0, 0.0], [math.log(3), 0.0]]], requires_grad=True)   # π2[g | 1] = .75
+    mask, gold = torch.ones(1, 2, dtype=torch.bool), torch.tensor([0])
+    loss, parts = objective(logits1, verdicts, logits2, mask, gold, VerifyWeights(alpha=1.0, normalise_roles=False))
+    # policy .5; verifier .5 * (1 - .5) + .5 * .75 = .625; revision of the wrong answer .5 * (1 + 1) * .75 = .75
+    assert float(loss.detach()) == pytest.approx(-(0.5 + 0.625 + 0.75))
+    assert float(parts["verdict_accuracy"]) == pytest.approx(0.625) and float(parts["fix_if_revised"]) == pytest.approx(0.75)
+    loss.backward()
+    assert logits1.grad[0].tolist() == pytest.approx([-0.25, 0.25])  # only attempt 1's own reward moves attempt 1
+    assert verdicts.grad[0, 0].tolist() == pytest.approx([-0.125, 0.125])  # descent makes the right answer's verdict "correct"
+    assert verdicts.grad[0, 1, 1] < 0 and logits2.grad[0, 1, 0] < 0  # say "wrong" to the wrong answer, then fix it
+
+
+def test_pag_prompts_cover_every_possible_first_answer(tmp_path):
+    from transformers import AutoTokenizer
+
+    from salam.models.embedded import ensure_embedded_model
+    from salam.train.verify_objective import VerifyCollator
+
+    tokenizer = AutoTokenizer.from_pretrained(ensure_embedded_model())
+    rows = [{"answer": "Q? Answer: (", "verify": ["v A", "v B"], "revise": ["r A", "r B"], "letters": ["A", "B"], "gold": "B"},
+            {"answer": "Q2? Answer: (", "verify": ["v A", "v B", "v C"], "revise": ["r A", "r B", "r C"],
+             "letters": ["A", "B", "C"], "gold": "A"}]
+    batch = VerifyCollator(tokenizer)(rows)
+    assert batch["input_ids"].shape[0] == 2 * (1 + 2 * 3) and batch["gold"].tolist() == [1, 0]
+    assert batch["option_mask"].tolist() == [[True, True, False], [True, True, True]]
