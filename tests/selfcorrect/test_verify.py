@@ -126,3 +126,21 @@ def test_the_bench_runs_verify_mode_and_reports_the_verifier(tmp_path, data_dir)
         BenchConfig(benchmark="bbq", verify_threshold=0.3, self_correct=True).resolved()
     with pytest.raises(SalamError, match="--verify-threshold must be a probability"):
         BenchConfig(benchmark="bbq", verify_threshold=-1, self_correct=True, self_correct_mode="verify").resolved()
+
+
+def test_the_viewer_shows_the_verifier(tmp_path, data_dir):
+    from starlette.testclient import TestClient
+
+    from salam.bench.runner import BenchConfig, run_benchmark
+    from salam.testing import ScriptedChatModel
+    from salam.view.app import ViewConfig, create_app
+
+    def reply(prompt: str) -> str:
+        return "B) No" if "Is the proposed answer correct?" in prompt else "(A)"
+
+    config = BenchConfig(benchmark="bbq", tasks=["Age"], limit=2, train_limit=2, data_dir=str(data_dir), conditions=["none"],
+                         answer_mode="generate", batch_size=2, embedder="hash-bow-64", gather=False,
+                         self_correct=True, self_correct_mode="verify")
+    run_benchmark(config, tmp_path / "runs" / "v", model=ScriptedChatModel(reply_fn=reply))
+    page = TestClient(create_app(ViewConfig(logs=tmp_path / "runs")), base_url="http://127.0.0.1").get("/runs/v")
+    assert page.status_code == 200 and 'id="verifier"' in page.text and "verify, then revise" in page.text
