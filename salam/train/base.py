@@ -128,7 +128,7 @@ def check_base(base: str) -> None:
         raise SalamError(f"--base {base}: no such folder")
     missing = [what for what, patterns in (("config.json", ["config.json"]),
                                            ("weights (*.safetensors or pytorch_model*.bin)", ["*.safetensors", "pytorch_model*.bin"]),
-                                           ("a tokenizer (tokenizer.json, tokenizer.model or tokenizer_config.json)",
+                                           ("tokenizer (tokenizer.json, tokenizer.model or tokenizer_config.json)",
                                             ["tokenizer.json", "tokenizer.model", "tokenizer_config.json"]))
                if not any(any(path.glob(p)) for p in patterns)]
     if missing:

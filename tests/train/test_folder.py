@@ -131,3 +131,48 @@ def test_bad_base_or_out_never_touches_the_folder(tmp_path, data_dir):
         extra = teacher if method == "il" else ["--data-dir", str(data_dir), "--tasks", "Age" if method != "tripost" else "word_sorting"]
         code, _, err = run_cli("train", method, "--out", str(tmp_path / "file"), *extra, "--limit", "2")
         assert code == 1 and "is a file: give a folder" in err and "Traceback" not in err, (method, err)
+
+
+def test_a_resumed_run_keeps_the_whole_loss_log_and_the_whole_time(tmp_path):
+    """After a kill, the trainer's restored state holds the steps logged before it: the manifest keeps them,
+    and the seconds trained before the checkpoint count in the run's time and speed."""
+    from types import SimpleNamespace
+
+    from salam.train.trainer import TrainRun, run_trainer
+
+    checkpoint = tmp_path / "checkpoint-10"
+    checkpoint.mkdir()
+    (checkpoint / TIME_FILE).write_text(json.dumps({"seconds": 100.0}))
+
+    class ResumedTrainer:
+        def __init__(self):
+            self.state = SimpleNamespace(log_history=[{"step": 5, "loss": 1.5}, {"step": 10, "loss": 1.2},
+                                                      {"step": 15, "loss": 0.9}, {"train_loss": 1.2, "step": 15}])
+            self.callbacks = []
+
+        def add_callback(self, callback):
+            self.callbacks.append(callback)
+
+        def remove_callback(self, callback):
+            pass
+
+        def train(self, resume_from_checkpoint=None):
+            assert resume_from_checkpoint == str(checkpoint)
+            return SimpleNamespace(training_loss=1.2, global_step=15, metrics={"epoch": 1.0})
+
+    run = TrainRun(resumed_from=checkpoint)
+    run.losses.append({"step": 15, "loss": 0.9})  # all the recorder saw after the resume
+    _, fields = run_trainer(ResumedTrainer(), run, tokens=1000, epochs=1.0)
+    assert fields["loss_log"] == [{"step": 5, "loss": 1.5}, {"step": 10, "loss": 1.2}, {"step": 15, "loss": 0.9}]
+    assert fields["train_seconds"] >= 100.0 and fields["tokens_per_second"] <= 1000 / 100.0
+
+
+def test_a_base_folder_without_a_tokenizer_is_refused_before_anything(tmp_path):
+    from salam.train.base import check_base
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_text("")
+    with pytest.raises(SalamError, match=r"it has no tokenizer \(tokenizer.json"):
+        check_base(f"hf:{folder}")
