@@ -148,6 +148,8 @@ SAVE_RUNS = {
                 "--max-steps", "6", "--batch-size", "2"],
     "score": ["--tasks", "Age", "--limit", "8", "--validation", "2", "--stage1-steps", "6", "--stage2-steps", "6",
               "--eval-every", "3", "--batch-size", "2"],
+    "verify": ["--tasks", "Age", "--limit", "12", "--validation", "2", "--heldout", "2", "--temperature", "2.0",
+               "--max-steps", "12", "--batch-size", "2"],
 }
 """Small runs of each recipe with 12 checkpoints (TriPosT: 6 in its supervised start, 6 in iteration 1)."""
 
