@@ -1,5 +1,6 @@
 """The mistake memory: Chroma store, embedders, import/export."""
 
-from salam.memory.store import MistakeMemory, PruneReport
+from salam.memory.prune import PruneReport
+from salam.memory.store import MistakeMemory
 
 __all__ = ["MistakeMemory", "PruneReport"]

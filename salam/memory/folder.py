@@ -32,6 +32,8 @@ class OpenedFolder:
     client: Any
     embedder: Embedder
     lock: Any
+    snapshot: Path | None = None
+    """A read-only folder is opened from a temporary copy (Chroma writes even to read): the copy's folder."""
 
 
 def _read_marker(folder: Path) -> dict[str, Any] | None:
@@ -79,6 +81,8 @@ def open_folder(folder: Path, embedder: str | Embedder | None, create: bool, loc
         raise StoreError(f"not a salam memory folder (it is a file): {folder}")
     if not folder.exists() and not create:
         raise StoreError(f"no memory at {folder}: import or gather first, or pass --memory")
+    if folder.is_dir() and is_read_only(folder):
+        return _open_snapshot(folder, embedder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = acquire_store_lock(folder, lock_timeout)
     try:
@@ -86,6 +90,33 @@ def open_folder(folder: Path, embedder: str | Embedder | None, create: bool, loc
     except BaseException:
         lock.release()
         raise
+
+
+def is_read_only(folder: Path) -> bool:
+    """True for a folder on a read-only file system, or one this process may not write."""
+    import os
+
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _open_snapshot(folder: Path, embedder: str | Embedder | None) -> OpenedFolder:
+    """A read-only memory opened from a temporary copy: it can be read, never written (the store refuses)."""
+    import shutil
+    import tempfile
+
+    if _read_marker(folder) is None:
+        raise StoreError(f"memory {folder} is read-only and holds no complete salam memory")
+    copy = Path(tempfile.mkdtemp(prefix="salam-read-only-")) / "memory"
+    try:
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".salam.lock"))
+        client, chosen = _open_locked(copy, embedder, create=False)
+    except BaseException:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        raise
+    return OpenedFolder(client, chosen, None, snapshot=copy.parent)
 
 
 def _open_locked(folder: Path, requested: str | Embedder | None, create: bool) -> tuple[Any, Embedder]:

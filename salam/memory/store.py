@@ -8,17 +8,16 @@ The store keeps ids, dedupe, outcome counters, prune and search; every Chroma ca
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from salam._util.home import default_memory_dir
 from salam.errors import StoreError
 from salam.memory.backend import ChromaBackend, Row
-from salam.memory.chroma import KINDS, choose_embedder, http_client, stored_embedder_from_collections
+from salam.memory.chroma import choose_embedder, http_client, stored_embedder_from_collections
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
 from salam.memory.embeddings import Embedder, QueryEmbeddingCache
+from salam.memory.prune import PruneReport, check_prune_limits, plan_prune
 from salam.memory.search import EXACT_MAX, ExactIndex
 from salam.types import (
     MEMORY_SCHEMA_VERSION,
@@ -32,31 +31,14 @@ OUTCOME_KEYS_KEPT = 64
 """Uses remembered per record for idempotent outcome counting (a resume replays at most a few)."""
 
 
-@dataclass
-class PruneReport:
-    removed: int
-    by_outcome: int
-    by_age: int
-    by_count: int
-
-
-def check_prune_limits(margin: int | None, max_age_days: float | None, max_count: int | None) -> None:
-    """The one validation of prune's limits, shared by the CLI, the viewer and the Python API."""
-    import math
-
-    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int) or margin < 1):
-        raise StoreError(f"--margin must be a whole number of at least 1, not {margin!r}")
-    if max_age_days is not None and not (isinstance(max_age_days, (int, float)) and math.isfinite(max_age_days) and max_age_days >= 0):
-        raise StoreError(f"--max-age-days must be a number of days of at least 0, not {max_age_days!r}")
-    if max_count is not None and (isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 0):
-        raise StoreError(f"--max-count must be a whole number of at least 0, not {max_count!r}")
-
-
 class MistakeMemory:
     """The mistake memory. Open it with :meth:`open`; close it (or use ``with``) to release the lock."""
 
-    def __init__(self, client: Any, embedder: Embedder, location: str, lock: Any = None) -> None:
+    def __init__(self, client: Any, embedder: Embedder, location: str, lock: Any = None, snapshot: Path | None = None) -> None:
         self.backend = ChromaBackend(client, embedder.name, embedder.dim)
+        self._snapshot = snapshot
+        self.read_only = snapshot is not None
+        """A folder on a read-only file system is read from a temporary copy; writes are refused."""
         self.embedder = embedder
         self.queries = QueryEmbeddingCache(embedder)
         self.location = location
@@ -93,12 +75,23 @@ class MistakeMemory:
             folder = Path(path).expanduser() if path else default_memory_dir(create)
             opened = open_folder(folder, embedder, create, lock_timeout)
             client, chosen, lock, location = opened.client, opened.embedder, opened.lock, str(folder)
+            return cls(client, chosen, location, lock, opened.snapshot)
         return cls(client, chosen, location, lock)
 
     def close(self) -> None:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
         self.backend.forget()
+        if self._snapshot is not None:
+            import shutil
+
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._snapshot = None
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"memory {self.location} is on a read-only file system: it can be read, not changed "
+                             "(copy it somewhere writable to change it)")
 
     def __enter__(self) -> "MistakeMemory":
         return self
@@ -116,6 +109,7 @@ class MistakeMemory:
 
         ``on_commit(n_done)`` is called after each batch is durable in the store.
         """
+        self._writable()
         added = 0
         done = 0
         groups: dict[tuple[str, RecordKind], list[MistakeRecord]] = {}
@@ -148,6 +142,8 @@ class MistakeMemory:
         the keys of its last uses in the same metadata update as its counters, so a use replayed after
         a crash is recognised and not counted again.
         """
+        if self.read_only:  # a read-only memory answers questions; its counters cannot change
+            return
         outcome = memory_outcome(correct, baseline_correct)
         wanted = list(dict.fromkeys(ids))
         for _, _, col in self.backend.collections():
@@ -171,6 +167,7 @@ class MistakeMemory:
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records by id, in any namespace; returns how many existed."""
+        self._writable()
         removed = 0
         wanted = set(ids)
         for _, _, col in self.backend.collections():
@@ -201,27 +198,12 @@ class MistakeMemory:
         """
         check_prune_limits(margin, max_age_days, max_count)
         doomed: dict[str, str] = {}
-        now = datetime.now(timezone.utc)
-        by_outcome = by_age = by_count = 0
         for ns in [namespace] if namespace else self.namespaces():
-            records = list(self.iter_records(namespace=ns))
-            for r in records:
-                if margin is not None and r.hurt - r.helped >= margin and r.id not in doomed:
-                    doomed[r.id] = "outcome"
-                    by_outcome += 1
-                elif max_age_days is not None and now - r.created_at > timedelta(days=max_age_days) and r.id not in doomed:
-                    doomed[r.id] = "age"
-                    by_age += 1
-            if max_count is not None:
-                for kind in KINDS:
-                    survivors = sorted((r for r in records if r.id not in doomed and r.kind == kind),
-                                       key=lambda r: r.created_at, reverse=True)
-                    for r in survivors[max_count:]:
-                        doomed[r.id] = "count"
-                        by_count += 1
+            doomed.update(plan_prune(list(self.iter_records(namespace=ns)), margin, max_age_days, max_count))
         if doomed and not dry_run:
-            self.delete(list(doomed))
-        return PruneReport(len(doomed), by_outcome, by_age, by_count)
+            self.delete(list(doomed))  # refused on a read-only memory
+        reasons = list(doomed.values())
+        return PruneReport(len(doomed), reasons.count("outcome"), reasons.count("age"), reasons.count("count"))
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, record_id: str) -> MistakeRecord | None:

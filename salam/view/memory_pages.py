@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from salam.errors import SalamError
-from salam.memory.store import check_prune_limits
+from salam.memory.prune import check_prune_limits
 from salam.view import data
 from salam.view.viewer import PAGE_SIZE, Viewer, page_number, tolerant, viewer_of, whole_number
 
