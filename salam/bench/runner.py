@@ -342,6 +342,10 @@ def run_benchmark(
         from salam.train.tripost.runner import TriPosTRunner
 
         TriPosTRunner(model, wrong_threshold=config.wrong_threshold)  # refuses a provider model before the run exists
+    elif config.self_correct_mode == "verify":
+        from salam.selfcorrect.verify import VerifyRunner
+
+        VerifyRunner(model, config.answer_mode)  # type: ignore[arg-type]  # a model that cannot score verdicts: before the run exists
     # Same spec for both: the local backend caches loaded weights per folder, so this costs no second load.
     assistant = StudyAssistant(assistant_model or resolve_chat_model(
         config.assistant, base_url=config.base_url, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=config.batch_size))

@@ -144,3 +144,14 @@ def test_the_viewer_shows_the_verifier(tmp_path, data_dir):
     run_benchmark(config, tmp_path / "runs" / "v", model=ScriptedChatModel(reply_fn=reply))
     page = TestClient(create_app(ViewConfig(logs=tmp_path / "runs")), base_url="http://127.0.0.1").get("/runs/v")
     assert page.status_code == 200 and 'id="verifier"' in page.text and "verify, then revise" in page.text
+
+
+def test_a_model_that_cannot_score_verdicts_is_refused_before_any_run_folder(tmp_path, data_dir):
+    from salam.bench.runner import BenchConfig, run_benchmark
+    from salam.testing import ScriptedChatModel
+
+    config = BenchConfig(benchmark="bbq", tasks=["Age"], limit=2, train_limit=2, data_dir=str(data_dir), conditions=["none"],
+                         answer_mode="choice", gather=False, self_correct=True, self_correct_mode="verify")
+    with pytest.raises(SalamError, match="choice"):
+        run_benchmark(config, tmp_path / "run", model=ScriptedChatModel(replies=["A"]))
+    assert not (tmp_path / "run").exists()
