@@ -62,6 +62,9 @@ class VerifyConfig(BenchTrainConfig):
     turn-wise returns computed exactly over the option and verdict distributions."""
     alpha: float = 1.0
     """``pag``: the bonus on a wrong → right revision."""
+    revise_right: bool = False
+    """``supervised``: also train revisions of right first answers (as many as of wrong ones), whose target keeps
+    the answer, so a revision after a mistaken "wrong" verdict need not break it (CoCoS's "reward keeping")."""
     skip: int = 0
     """Training-split questions per task to skip first: those the starting model was trained on (its answers
     there are rarely wrong), e.g. 300 after `salam train sft`'s default."""
@@ -106,7 +109,8 @@ def build_examples(config: VerifyConfig, questions: list[Question], pairs: list[
     verdicts = rng.sample(right, n) + rng.sample(wrong, n)
     answers = [LetterExample.for_question(q, answer_prompt(q)) for q in questions]
     checks = [LetterExample(verify_prompt(q, a, blocks.get(q.id, "")), VERDICTS, "A" if a == q.answer else "B") for q, a in verdicts]
-    revisions = [LetterExample.for_question(q, revise_prompt(q, a, blocks.get(q.id, ""))) for q, a in wrong]
+    revised = wrong + (rng.sample(right, min(len(right), len(wrong))) if config.revise_right else [])
+    revisions = [LetterExample.for_question(q, revise_prompt(q, a, blocks.get(q.id, ""))) for q, a in revised]
     examples = answers + checks + revisions
     rng.shuffle(examples)
     return examples, {"answer": len(answers), "verdict_right": n, "verdict_wrong": n, "revision": len(revisions)}

@@ -27,6 +27,14 @@ def test_examples_cover_answer_verdict_and_revision_with_balanced_verdicts(tmp_p
     assert any("Guideline: check the text." in e.prompt for e in revisions)  # the memory's guidelines, where retrieved
 
 
+def test_revise_right_also_teaches_keeping_a_right_answer(tmp_path):
+    pairs = [(QS[0], "A"), (QS[1], "A"), (QS[2], "A"), (QS[0], "B"), (QS[1], "C")]
+    examples, kinds = build_examples(VerifyConfig(out=tmp_path, revise_right=True), QS, pairs, {})
+    revisions = [e for e in examples if "judged wrong" in e.prompt]
+    kept = [e for e in revisions if "A first answer, (A)," in e.prompt]
+    assert kinds["revision"] == 4 and len(kept) == 2 and all(e.target == "A" for e in revisions)
+
+
 def test_a_starting_model_with_no_wrong_first_answers_is_one_line_with_a_hint(tmp_path):
     with pytest.raises(SalamError, match=r"3 right and 0 wrong: .*raise --temperature"):
         build_examples(VerifyConfig(out=tmp_path), QS, [(q, "A") for q in QS], {})
