@@ -23,6 +23,16 @@ def answer_prompt(question: Question, guidance: str = "") -> str:
     return load_prompt("answer").format(guidance=guidance, question=question.render(), answer_prefix=prefix)
 
 
+def check_letter_scoring(model: Any) -> None:
+    """Refuse (one line) a model that cannot score option letters; a served model is asked once whether it can."""
+    if not hasattr(model, "score_options"):
+        raise SalamError("--answer-mode choice needs a model that scores letters: local, hf:..., local+lora:..., or "
+                         "openai:MODEL with --base-url (an OpenAI-compatible server's logprobs); use generate")
+    check = getattr(model, "check_scoring", None)
+    if callable(check):
+        check()
+
+
 @dataclass
 class Answerer:
     """Answers batches of (question, guidance) with one model call per batch.
@@ -44,8 +54,8 @@ class Answerer:
     def __post_init__(self) -> None:
         if self.mode not in ("generate", "choice", "cot"):
             raise SalamError(f"answer mode must be generate, choice or cot, not {self.mode!r}")
-        if self.mode == "choice" and not hasattr(self.model, "score_options"):
-            raise SalamError("--answer-mode choice needs a local model (local, hf:..., local+lora:...); use generate")
+        if self.mode == "choice":
+            check_letter_scoring(self.model)
 
     def answer(
         self, items: Sequence[tuple[Question, str]], round_: int = 1, guidelines: Sequence[str | None] | None = None,
@@ -75,8 +85,10 @@ class Answerer:
         guidelines = guidelines or [None] * len(prompts)
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         attempts: list[Attempt | None] = [None] * len(prompts)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        # A served model takes the whole call: its requests stream through its own bounded pool.
+        size = max(1, len(order)) if hasattr(self.model, "max_concurrency") else self.batch_size
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
             batch = [questions[i] for i in chunk]
             began = time.perf_counter()
             outputs, tokens = self._run([prompts[i] for i in chunk], batch)
@@ -112,7 +124,8 @@ class Answerer:
 
             # Local models take a per-call token budget and stop right after the stated answer (the exemplars
             # state it once, last); a provider model keeps its own max_tokens.
-            extra = {"max_new_tokens": self.max_new_tokens, "stop_pattern": ANSWER_END} if hasattr(self.model, "score_options") else {}
+            extra = {"max_new_tokens": self.max_new_tokens, "stop_pattern": ANSWER_END} if hasattr(self.model, "generate_texts") \
+                and not hasattr(self.model, "max_concurrency") else {}
             replies = self.model.batch(prompts, stop=COT_STOP, **extra)
         else:
             replies = self.model.batch(prompts, stop=ANSWER_STOP)

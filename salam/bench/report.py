@@ -17,6 +17,18 @@ def _ci(ci: Sequence[float]) -> str:
     return "" if not ci or ci[0] != ci[0] else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
+def _requests_text(requests: dict[str, dict[str, int]]) -> str:
+    """``none: 160 requests, 2 retries, 0 errors; ...`` (replayed answers and missing letters only when there are)."""
+    parts = []
+    for stage, row in requests.items():
+        text = f"{stage}: {row.get('requests', 0)} requests, {row.get('retries', 0)} retries, {row.get('errors', 0)} errors"
+        for key in ("replayed", "missing_letters"):
+            if row.get(key):
+                text += f", {row[key]} {key.replace('_', ' ')}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def run_markdown(run_dir: Path) -> str:
     """The Markdown report of one finished run."""
     run = RunDir(run_dir)
@@ -31,7 +43,9 @@ def run_markdown(run_dir: Path) -> str:
             if cfg.get("gather", True) else f"no gathering: the memory as it was (namespace {md(manifest.get('namespace', 'default'))})"),
         f"- retrieval: k={summary['k']}, threshold={summary['threshold']} · split: {cfg['split']} (seed {cfg['seed']}) · "
         f"salam {manifest['salam_version']} · git {manifest['git_sha'][:10]}",
-        f"- assistant: {summary.get('assistant_stats', {})}", "",
+        f"- assistant: {summary.get('assistant_stats', {})}",
+        *([f"- letters scored by: {md(summary['letter_scoring'])}"] if summary.get("letter_scoring") else []),
+        *([f"- requests per stage: {md(_requests_text(summary['requests']))}"] if summary.get("requests") else []), "",
         "| condition | accuracy % [95% CI] | macro % | vs none (b/c, McNemar p) | with memory | unparsed | tokens | wall s |",
         "|---|---|---|---|---|---|---|---|",
     ]

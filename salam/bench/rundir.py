@@ -8,6 +8,8 @@ A run directory holds everything needed to audit, resume or view a run::
     samples/self_correct.jsonl  the two-attempt protocol per question (with --self-correct two-attempt)
     timings.json           wall seconds per stage, summed over resumes
     assistant_stats.json   the assistant's parse failures and redacted leaks, summed over resumes
+    requests.json          served models: requests, retries, errors, replayed answers per stage, summed over resumes
+    requests.jsonl         served models: every response as it arrived (what a resume answers again from)
     summary.json           metrics, computed from the sample logs only (a resumed run gives the same summary)
     report.md, *.png       the rendered report
     memory/                the run's own mistake memory (unless --memory points elsewhere)
@@ -70,6 +72,14 @@ class RunDir:
     @property
     def stats_path(self) -> Path:
         return self.path / "assistant_stats.json"
+
+    @property
+    def requests_path(self) -> Path:
+        return self.path / "requests.json"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path / "requests.jsonl"
 
     @property
     def transcript_path(self) -> Path:
@@ -138,6 +148,20 @@ class RunDir:
         for key, value in counts.items():
             stats[key] = stats.get(key, 0) + value
         write_json_atomic(self.stats_path, stats)
+
+    def requests(self) -> dict[str, dict[str, int]]:
+        return read_json(self.requests_path, {})
+
+    def add_requests(self, counts: dict[str, dict[str, int]]) -> None:
+        """Add per-stage request counts (e.g. ``{"none": {"requests": 160, "retries": 2}}``) to the run's totals."""
+        if not counts:
+            return
+        totals = self.requests()
+        for stage, row in counts.items():
+            into = totals.setdefault(stage, {})
+            for key, value in row.items():
+                into[key] = into.get(key, 0) + value
+        write_json_atomic(self.requests_path, totals)
 
     def samples(self, condition: str) -> dict[str, dict[str, Any]]:
         """Sample rows of one condition by question id (a torn last line is skipped)."""

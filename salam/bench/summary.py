@@ -23,7 +23,8 @@ def summarise(run: RunDir, test: Sequence[Question], conditions: Sequence[str], 
     tasks = sorted({q.task for q in test})
     summary: dict[str, Any] = {
         "benchmark": manifest["config"]["benchmark"], "model": model, "assistant": assistant,
-        "answer_mode": manifest["config"]["answer_mode"], "n_test": len(test), "tasks": tasks,
+        "answer_mode": manifest["config"]["answer_mode"], "letter_scoring": manifest.get("letter_scoring"),
+        "n_test": len(test), "tasks": tasks,
         "k": manifest["config"]["k"], "threshold": manifest["config"]["threshold"], "conditions": {},
     }
     baseline = by_condition.get("none")
@@ -54,6 +55,8 @@ def summarise(run: RunDir, test: Sequence[Question], conditions: Sequence[str], 
             entry["memory_effects"] = _memory_effects(paired, baseline, rows)
         summary["conditions"][condition] = entry
     summary["assistant_stats"] = run.assistant_stats()
+    if run.requests():
+        summary["requests"] = run.requests()
     if manifest["config"].get("self_correct"):
         summary["self_correct"] = _self_correct(run, test, bool(manifest["config"].get("self_correct_memory")),
                                                 manifest["config"].get("wrong_threshold"))

@@ -10,6 +10,7 @@ from salam.cli.common import (
     BaseUrlOpt,
     ChromaUrlOpt,
     EmbedderOpt,
+    EngineOpt,
     JsonOpt,
     ModelOpt,
     print_json,
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
         question: str = typer.Argument(..., help="The question (plain text)."),
         model: str = ModelOpt,
         base_url: Optional[str] = BaseUrlOpt,
+        engine: str = EngineOpt,
         max_new_tokens: int = typer.Option(CHAT_MAX_NEW_TOKENS, min=1, help="Most tokens to generate (local models)."),
         memory: Optional[str] = typer.Option(None, "--memory", help="Retrieve guidelines from this memory folder."),
         chroma_url: Optional[str] = ChromaUrlOpt,
@@ -45,7 +47,7 @@ def register(app: typer.Typer) -> None:
         from salam.models import model_label, resolve_chat_model
 
         quiet_libraries()
-        chat = resolve_chat_model(model, base_url=base_url, max_new_tokens=max_new_tokens)
+        chat = resolve_chat_model(model, base_url=base_url, max_new_tokens=max_new_tokens, engine=engine)
         used = []
         if memory or chroma_url:
             from salam.chat import assist

@@ -14,7 +14,12 @@ from salam.cli.common import (
     BatchSizeOpt,
     DataDirOpt,
     DisplayOpt,
+    EngineOpt,
+    LogprobsOpt,
+    MaxConcurrencyOpt,
+    MaxRetriesOpt,
     ModelOpt,
+    TimeoutOpt,
     one_of,
     progress_reporter,
     similarity,
@@ -81,6 +86,11 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Updates at most in tripost mode."),
         wrong_threshold: Optional[float] = typer.Option(None, "--wrong-threshold", help="tripost mode: the model's feedback names a wrong step when its P(wrong) reaches this (choose it on held-out questions: benchmarks/tripost_threshold.py); default: its greedy feedback."),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1, help="Tokens a chain-of-thought turn may write (cot answers, tripost attempts and updates; default 512; local models)."),
+        engine: str = EngineOpt,
+        logprobs: str = LogprobsOpt,
+        max_concurrency: int = MaxConcurrencyOpt,
+        max_retries: int = MaxRetriesOpt,
+        timeout: float = TimeoutOpt,
         display: str = DisplayOpt,
     ) -> None:
         from salam.bench.runner import BenchConfig
@@ -95,6 +105,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct is not None,
             self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct or "two-attempt", max_rounds=max_rounds,
             max_new_tokens=max_new_tokens, wrong_threshold=wrong_threshold, verify_threshold=verify_threshold,
+            engine=engine, logprobs=logprobs, max_concurrency=max_concurrency, max_retries=max_retries, timeout=timeout,
         )
         _run(config, log_dir, resume, display)
 

@@ -206,7 +206,7 @@ class LocalChatModel(BaseChatModel):
         (text, n_in, n_out, seconds), = self.generate_texts(
             [self.format_prompt(messages)], stop=stop, max_new_tokens=kwargs.get("max_new_tokens")
         )
-        return ChatResult(generations=[ChatGeneration(message=_message(text, n_in, n_out, seconds, self.model_name))])
+        return ChatResult(generations=[ChatGeneration(message=reply_message(text, n_in, n_out, seconds, self.model_name))])
 
     def batch(
         self,
@@ -227,7 +227,7 @@ class LocalChatModel(BaseChatModel):
             if return_exceptions:
                 return [exc] * len(inputs)  # type: ignore[list-item]
             raise
-        return [_message(t, i, o, s, self.model_name) for t, i, o, s in outs]
+        return [reply_message(t, i, o, s, self.model_name) for t, i, o, s in outs]
 
     def count_tokens(self, formatted_prompts: list[str]) -> list[int]:
         _, tokenizer = self._loaded()
@@ -279,11 +279,12 @@ def _cut_at_stop(text: str, stops: list[str]) -> str:
     return text[:cut]
 
 
-def _message(text: str, n_in: int, n_out: int, seconds: float, model_name: str) -> AIMessage:
+def reply_message(text: str, n_in: int, n_out: int, seconds: float, model_name: str, engine: str = "transformers") -> AIMessage:
+    """A reply with the usage and latency every engine reports."""
     return AIMessage(
         content=text,
         usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
-        response_metadata={"model_name": model_name, "latency_s": round(seconds, 4)},
+        response_metadata={"model_name": model_name, "latency_s": round(seconds, 4), "engine": engine},
     )
 
 

@@ -14,12 +14,31 @@ SPEC_FORMS = (
     "--base-url or OPENAI_BASE_URL for any OpenAI-compatible server), or a BaseChatModel instance"
 )
 
+ENGINES = ("transformers", "llamacpp")
+"""What runs the embedded model: transformers (trains too) or llama.cpp in-process (the ``[llamacpp]`` extra)."""
+
 # provider -> the salam extra that installs its LangChain integration
 _EXTRAS = {"openai": "openai", "azure_openai": "openai", "ollama": "ollama", "anthropic": "anthropic"}
 
 
-def resolve_chat_model(spec: Any, *, base_url: str | None = None, **kwargs: Any):
-    """Return a ``BaseChatModel`` for ``spec``; kwargs go to the model (e.g. ``max_new_tokens`` locally)."""
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine, and llamacpp without its extra, in one line."""
+    if engine not in ENGINES:
+        raise ModelSpecError(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
+    if engine == "llamacpp":
+        from salam.models.llamacpp import require_llama_cpp
+
+        require_llama_cpp()
+
+
+def resolve_chat_model(spec: Any, *, base_url: str | None = None, serving: Any = None, engine: str = "transformers",
+                       **kwargs: Any):
+    """Return a ``BaseChatModel`` for ``spec``; kwargs go to the model (e.g. ``max_new_tokens`` locally).
+
+    ``serving`` (:class:`salam.models.serving.ServingOptions`) sets concurrency, retries, timeout and the
+    logprobs endpoint of ``openai:`` models; local models keep their batching. ``engine`` runs ``local`` and
+    ``local+lora:`` specs on transformers or on llama.cpp.
+    """
     from langchain_core.language_models import BaseChatModel
 
     if isinstance(spec, BaseChatModel):
@@ -27,14 +46,18 @@ def resolve_chat_model(spec: Any, *, base_url: str | None = None, **kwargs: Any)
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(f"unknown model spec {spec!r}; use {SPEC_FORMS}")
     spec = spec.strip()
-    if spec == "local":
-        return _embedded(None, **kwargs)
-    if spec.startswith("local+lora:"):
-        return _embedded(spec.split(":", 1)[1], **kwargs)
+    if spec == "local" or spec.startswith("local+lora:"):
+        adapter = spec.split(":", 1)[1] if ":" in spec else None
+        check_engine(engine)
+        if engine == "llamacpp":
+            from salam.models.llamacpp import embedded_llamacpp
+
+            return embedded_llamacpp(adapter, **_local_kwargs(kwargs))
+        return _embedded(adapter, **kwargs)
     if spec.startswith("hf:"):
         return _huggingface(spec[3:], **kwargs)
     if ":" in spec:
-        return _provider(spec, base_url=base_url, **_provider_kwargs(kwargs))
+        return _provider(spec, base_url=base_url, serving=serving, **_provider_kwargs(kwargs))
     raise ModelSpecError(f"unknown model spec {spec!r}; use {SPEC_FORMS}")
 
 
@@ -78,16 +101,20 @@ def _huggingface(ref: str, **kwargs: Any):
     return local_model_from_dir(path, name=ref, **_local_kwargs(kwargs))
 
 
-def _provider(spec: str, base_url: str | None, **kwargs: Any):
+def _provider(spec: str, base_url: str | None, serving: Any = None, **kwargs: Any):
     from langchain.chat_models import init_chat_model
 
-    provider = spec.split(":", 1)[0]
+    provider, name = spec.split(":", 1)
     base_url = base_url or (os.environ.get("OPENAI_BASE_URL") if provider == "openai" else None)
     if base_url:
         kwargs["base_url"] = base_url
         if provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
             kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore the key
     try:
+        if provider == "openai":
+            from salam.models.served import ServedChatModel
+
+            return ServedChatModel.connect(name, serving=serving, **kwargs)
         return init_chat_model(spec, **kwargs)
     except ImportError as exc:
         extra = _EXTRAS.get(provider)
@@ -95,6 +122,14 @@ def _provider(spec: str, base_url: str | None, **kwargs: Any):
         raise MissingExtraError(f"model provider {provider!r} is not installed: {hint}") from exc
     except ValueError as exc:
         raise ModelSpecError(f"unknown model spec {spec!r} ({str(exc).splitlines()[0]}); use {SPEC_FORMS}") from exc
+
+
+def letter_scoring(model: Any) -> str:
+    """What turns a choice-mode prompt into letter scores, as the manifest and the reports say it."""
+    endpoint = getattr(model, "endpoint", None)
+    if isinstance(endpoint, str):
+        return endpoint
+    return f"logits of one forward pass ({getattr(model, 'engine', 'transformers')})"
 
 
 def model_label(model: Any) -> str:

@@ -90,7 +90,8 @@ class VerifyRunner:
         check_threshold(self.threshold)
         if self.mode == "choice" and not hasattr(self.model, "score_options"):
             raise SalamError("--self-correct verify in choice mode reads the verdict letters' log-probabilities: it needs "
-                             "a model that scores (local, local+lora:..., hf:...); use --answer-mode generate")
+                             "a model that scores (local, local+lora:..., hf:..., or openai:MODEL with --base-url and logprobs); "
+                           "use --answer-mode generate")
         self.answerer = Answerer(self.model, self.mode, self.batch_size, self.exemplars)
 
     def run(self, questions: Sequence[Question], progress: Any = None) -> list[VerifiedAttempts]:

@@ -10,11 +10,11 @@ from salam.testing import ScriptedChatModel
 from salam.types import Question
 
 
-def test_choice_mode_needs_a_local_model():
+def test_choice_mode_needs_a_model_that_scores_letters():
     from salam.answering.answerer import Answerer
     from salam.errors import SalamError
 
-    with pytest.raises(SalamError, match="local model"):
+    with pytest.raises(SalamError, match="scores letters"):
         Answerer(ScriptedChatModel(replies=["B"]), mode="choice")
 
 
