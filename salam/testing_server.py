@@ -29,13 +29,20 @@ def letter_reply(letter: str = "A") -> Reply:
 
 @dataclass
 class ScriptedServer:
-    """``with ScriptedServer(reply) as server: ... server.url`` (an ``http://127.0.0.1:PORT/v1`` base URL)."""
+    """``with ScriptedServer(reply) as server: ... server.url`` (an ``http://127.0.0.1:PORT/v1`` base URL).
+
+    ``GET /stats`` answers ``{"requests": n, "in_flight_max": m}`` (for a benchmark in another process).
+    """
 
     reply: Reply = field(default_factory=letter_reply)
+    port: int = 0
+    """0: any free port."""
     delay_s: float = 0.0
     """Seconds each request waits before it is answered (a remote API's latency)."""
     fail_first: list[int] = field(default_factory=list)
     """Status codes the first requests get, in order (e.g. [429, 503]); then it answers."""
+    fail_from: int | None = None
+    """Every request from this number on gets a 503 (a server that died), until set back to None."""
     logprobs: bool = True
     """False: answers carry no logprobs, as a server that does not compute them."""
     chat_only: bool = False
@@ -52,6 +59,14 @@ class ScriptedServer:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                data = json.dumps({"requests": server.requests, "in_flight_max": server.in_flight_max}).encode()
+                self.send_response(200 if self.path.endswith("/stats") else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
                 status, payload = server._answer(self.path, body)
@@ -62,7 +77,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         self._thread.start()
@@ -87,6 +102,8 @@ class ScriptedServer:
                 time.sleep(self.delay_s)
             if n <= len(self.fail_first):
                 return self.fail_first[n - 1], {"error": {"message": f"scripted failure {self.fail_first[n - 1]}"}}
+            if self.fail_from is not None and n >= self.fail_from:
+                return 503, {"error": {"message": "scripted: the server is down"}}
             if path.endswith("/chat/completions"):
                 prompt = "\n\n".join(str(m.get("content", "")) for m in body.get("messages", []))
                 return 200, self._chat(body, *self.reply(prompt))

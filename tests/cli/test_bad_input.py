@@ -69,6 +69,13 @@ BAD = [
     ("bench", "bbq", "--self-correct"),  # the mode is a value: two-attempt or tripost
     ("bench", "bbq", "--log-dir", "{tmp}/not-objects.jsonl/run"),
     ("ask", "hi", "--model", "hf:missing/model"),
+    ("bench", "bbq", "--max-concurrency", "0"),
+    ("bench", "bbq", "--max-concurrency", "-4"),
+    ("bench", "bbq", "--max-retries", "-1"),
+    ("bench", "bbq", "--timeout", "0"),
+    ("bench", "bbq", "--logprobs", "echo"),
+    ("bench", "bbq", "--engine", "vllm"),
+    ("ask", "hi", "--engine", "vllm"),
 ]
 
 

@@ -135,3 +135,23 @@ def test_bad_serving_options_are_one_line(bad):
 
     with pytest.raises(SalamError, match="^--"):
         ServingOptions(**bad)
+
+
+def test_a_server_that_dies_mid_run_stops_it_in_one_line_and_the_run_resumes(tmp_path, data_dir):
+    from salam.bench.runner import run_benchmark
+    from salam.errors import SalamError
+    from salam.testing_server import ScriptedServer, letter_reply
+
+    config = _config(tmp_path, data_dir, "", answer_mode="generate", max_retries=1, max_concurrency=2)
+    with ScriptedServer(letter_reply("B"), fail_from=8) as server:
+        config.base_url = server.url
+        with pytest.raises(SalamError, match=r"/chat/completions failed after 1 retries: .*503"):
+            run_benchmark(config, tmp_path / "run")
+        server.fail_from = None
+        asked_before = server.requests
+        summary = run_benchmark(config, tmp_path / "run", resume=True)
+        asked_again = server.requests - asked_before
+    assert summary["conditions"]["none"]["n"] == 12
+    assert asked_again == 12 - 7  # the 7 answers that arrived before the outage came from the journal
+    counts = json.loads((tmp_path / "run" / "requests.json").read_text())
+    assert counts["none"]["replayed"] == 7 and counts["none"]["errors"] >= 2
