@@ -69,3 +69,22 @@ def wait_for_port(port: int, proc, timeout: float, what: str) -> None:
     proc.kill()
     pytest.fail(f"{what} did not start in {timeout:g} s")
 
+
+
+def build_tiny_llama(folder: Path) -> Path:
+    """A 2-block randomly initialised Llama with the embedded model's tokenizer (BBQ prompts tokenise), saved in
+    ``folder``: a non-Gemma causal LM to train on without a download."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from salam.models.embedded import ensure_embedded_model
+
+    tokenizer = AutoTokenizer.from_pretrained(str(ensure_embedded_model()))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder

@@ -112,7 +112,7 @@ def config_from(config_cls: type, values: dict[str, Any], kinds: dict[str, str])
         if kind == "csv":
             if value is None:
                 continue
-            value = [item for item in value.split(",") if item]
+            value = value if isinstance(value, list) else [item for item in value.split(",") if item]
         kwargs[name] = value
     return config_cls(**kwargs)
 

@@ -57,10 +57,26 @@ def recipe(name: str, config_cls: type, help: str) -> Callable[[Callable[[Any, b
     """Register ``salam train NAME`` with options derived from ``config_cls`` and the shared run options."""
 
     def register(run: Callable[[Any, bool, bool, str], None]) -> Callable:
-        add_config_command(app, name, config_cls, run, help=help, renames=RENAMES, extra=RUN_OPTIONS)
+        add_config_command(app, name, config_cls, _main_process_speaks(run), help=help, renames=RENAMES, extra=RUN_OPTIONS)
         return run
 
     return register
+
+
+def _main_process_speaks(run: Callable[[Any, bool, bool, str], None]) -> Callable[[Any, bool, bool, str], None]:
+    """Under ``accelerate launch`` every process runs the command; only the main one prints progress and results
+    (an error still prints from whichever process meets it)."""
+    import os
+
+    def each_process(config: Any, resume: bool, overwrite: bool, display: str) -> None:
+        if int(os.environ.get("RANK", "0") or 0) == 0:
+            return run(config, resume, overwrite, display)
+        import contextlib
+
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            return run(config, resume, overwrite, "none")
+
+    return each_process
 
 
 @recipe("il", ILConfig, "Train a LoRA adapter for the study assistant on successful exchanges and teacher feedback; "

@@ -85,20 +85,25 @@ def _embedded(adapter_dir: str | None, **kwargs: Any):
 def _huggingface(ref: str, **kwargs: Any):
     from salam.models.local import local_model_from_dir
 
+    return local_model_from_dir(hub_or_folder(ref), name=ref, **_local_kwargs(kwargs))
+
+
+def hub_or_folder(ref: str) -> Path:
+    """The folder of ``hf:REF``: a local path as it is, a hub id downloaded once into the Hugging Face cache."""
     if not ref:
         raise ModelSpecError(f"hf: needs a hub id or a local path; use {SPEC_FORMS}")
     path = Path(ref).expanduser()
-    if not path.exists():
-        # A hub id: download once into the Hugging Face cache (users have a network; tests do not).
-        from huggingface_hub import snapshot_download
+    if path.exists():
+        return path
+    # A hub id: download once into the Hugging Face cache (users have a network; tests do not).
+    from huggingface_hub import snapshot_download
 
-        try:
-            path = Path(snapshot_download(ref))
-        except Exception as exc:  # offline, unknown repo, gated model, network errors: all one line for the user
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelSpecError(f"cannot get model {ref!r} from the Hugging Face hub: {reason} "
-                                 "(give hf:<local folder> to use a model on disk)") from exc
-    return local_model_from_dir(path, name=ref, **_local_kwargs(kwargs))
+    try:
+        return Path(snapshot_download(ref))
+    except Exception as exc:  # offline, unknown repo, gated model, network errors: all one line for the user
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelSpecError(f"cannot get model {ref!r} from the Hugging Face hub: {reason} "
+                             "(give hf:<local folder> to use a model on disk)") from exc
 
 
 def _provider(spec: str, base_url: str | None, serving: Any = None, **kwargs: Any):

@@ -18,7 +18,20 @@ from salam.types import Question
 
 def letter_distributions(model: Any, prompts: Sequence[str], questions: Sequence[Question], temperature: float = 1.0,
                          batch_size: int = 8) -> list[np.ndarray]:
-    """For each prompt (ending where the letter goes), probabilities over its question's letters."""
+    """For each prompt (ending where the letter goes), probabilities over its question's letters.
+
+    In a multi-process training run each process scores its share of the prompts and all get every result."""
+    from salam._util.ranks import current_world
+
+    world = current_world()
+    if world.size > 1:
+        mine = _distributions(model, world.shard(prompts), world.shard(questions), temperature, batch_size)
+        return world.gather(mine, len(prompts))
+    return _distributions(model, prompts, questions, temperature, batch_size)
+
+
+def _distributions(model: Any, prompts: Sequence[str], questions: Sequence[Question], temperature: float,
+                   batch_size: int) -> list[np.ndarray]:
     from langchain_core.messages import HumanMessage
 
     out: list[np.ndarray] = []

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from salam._util.jsonl import write_json_atomic
 from salam.errors import SalamError
+from salam.train.precision import DType
 
 if TYPE_CHECKING:
     from salam.types import Question
 
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-"""All linear layers of a Gemma/Llama-style block: the probe that moved BBQ used all of them."""
 
 OnLog = Callable[[int, int, float], None]
 """Called with (step, max_steps, loss) whenever the trainer logs a loss."""
@@ -35,7 +34,8 @@ class TrainConfig:
     out: Path
     """Folder for the trained weights, checkpoints and manifest."""
     base: str = "local"
-    """Base model: ``local`` (the embedded Gemma 3 270M) or ``hf:<local folder>``."""
+    """Base model: ``local`` (the embedded Gemma 3 270M) or ``hf:<hub id or folder>`` (any causal LM; a hub id is
+    downloaded once)."""
     max_steps: int = -1
     """Stop after this many optimizer steps (-1: ``epochs`` decides)."""
     epochs: float = 1.0
@@ -58,6 +58,13 @@ class TrainConfig:
     """Seed of data order and initialisation."""
     save_steps: int = 25
     """Checkpoint every this many steps (what ``--resume`` continues from)."""
+    lora_targets: list[str] = field(default_factory=list)
+    """Linear layers LoRA adapts, by name (e.g. q_proj,v_proj); empty: every linear layer of the model's blocks."""
+    dtype: DType = "auto"
+    """Number format of the weights and the trainer: auto (bfloat16 on a GPU that has it, float32 on a CPU),
+    float32, bfloat16 or float16 (GPU only)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory for longer sequences or larger batches, ~30% slower."""
 
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
         "max_steps": (-1, None), "epochs": (0.01, None), "batch_size": (1, None), "grad_accum": (1, None),
@@ -72,6 +79,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.dtype != "auto":
+            from salam.train.precision import resolve_dtype
+
+            resolve_dtype(self.dtype)  # a format this machine cannot train in: one line, before any folder is touched
 
 
 @dataclass
@@ -106,14 +117,16 @@ def base_model_dir(base: str) -> tuple[Path, str]:
         from salam.models.embedded import _gguf_package, ensure_embedded_model
 
         return ensure_embedded_model(), _gguf_package().EXPECTED_SHA256
-    if base.startswith("hf:") and Path(base[3:]).is_dir():
-        path = Path(base[3:])
+    if base.startswith("hf:"):
+        from salam.models.resolve import hub_or_folder
+
+        path = hub_or_folder(base[3:])
         digest = hashlib.sha256()
         for f in sorted(path.glob("*.safetensors")):
             digest.update(f.name.encode())
             digest.update(str(f.stat().st_size).encode())
         return path, digest.hexdigest()
-    raise SalamError(f"--base must be 'local' or hf:<local folder>, not {base!r}")
+    raise SalamError(f"--base must be 'local' or hf:<hub id or folder>, not {base!r}")
 
 
 def check_base(base: str) -> None:
@@ -122,8 +135,10 @@ def check_base(base: str) -> None:
     if base == "local":
         return
     if not base.startswith("hf:"):
-        raise SalamError(f"--base must be 'local' or hf:<local folder>, not {base!r}")
-    path = Path(base[3:])
+        raise SalamError(f"--base must be 'local' or hf:<hub id or folder>, not {base!r}")
+    from salam.models.resolve import hub_or_folder
+
+    path = hub_or_folder(base[3:])  # a hub id is downloaded here, once; offline: one line
     if not path.is_dir():
         raise SalamError(f"--base {base}: no such folder")
     missing = [what for what, patterns in (("config.json", ["config.json"]),
@@ -154,14 +169,16 @@ def prepare_training() -> None:
 
 
 def load_base(config: TrainConfig) -> tuple[Any, Any, Path, str]:
-    """(model, tokenizer, folder, weights hash) of the base model, float32 on CPU, with a pad token."""
+    """(model, tokenizer, folder, weights hash) of the base model in the config's dtype, with a pad token."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from salam.train.precision import resolve_dtype, torch_dtype
 
     base_dir, base_hash = base_model_dir(config.base)
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype="float32")
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch_dtype(resolve_dtype(config.dtype)))
     return model, tokenizer, base_dir, base_hash
 
 
@@ -206,9 +223,11 @@ def prepare_model(config: TrainConfig, full: bool, adapter: Path | None = None) 
         return model, tokenizer, base_hash
     from peft import PeftModel, get_peft_model
 
+    if config.gradient_checkpointing:
+        model.enable_input_require_grads()  # LoRA's frozen inputs must carry gradients through recomputed blocks
     if adapter is not None:
         return PeftModel.from_pretrained(model, str(adapter), is_trainable=True), tokenizer, base_hash
-    return get_peft_model(model, lora_config(config)), tokenizer, base_hash
+    return get_peft_model(model, lora_config(config, model)), tokenizer, base_hash
 
 
 def train_split_questions(benchmark: str, tasks: list[str] | None, data_dir: str | None, seed: int, limit: int | None,
@@ -235,11 +254,36 @@ def training_questions(config: BenchTrainConfig, multiple_choice_only: bool = Tr
     return mc, [q for q in validation if q.is_multiple_choice]
 
 
-def lora_config(config: TrainConfig) -> Any:
+def lora_config(config: TrainConfig, model: Any) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+                      target_modules=lora_targets(model, config.lora_targets), task_type="CAUSAL_LM")
+
+
+_BLOCKS = (".layers.", ".h.", ".blocks.", ".block.")
+"""How decoder stacks name their blocks (Llama/Gemma/Qwen/Mistral, GPT-2/Falcon, MPT, T5-style)."""
+
+
+def linear_layer_names(model: Any) -> list[str]:
+    """The names (last part) of the linear layers inside the model's blocks: what LoRA can adapt (not the head)."""
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and any(b in f".{name}." for b in _BLOCKS)})
+
+
+def lora_targets(model: Any, wanted: list[str]) -> list[str]:
+    """``wanted`` if each names a linear layer of ``model``, else one line naming the layers it has; empty: all."""
+    have = linear_layer_names(model)
+    if not have:
+        raise SalamError("this base model has no linear layers inside its blocks for LoRA to adapt; use --full")
+    if not wanted:
+        return have
+    missing = [w for w in wanted if w not in have]
+    if missing:
+        raise SalamError(f"--lora-targets {','.join(missing)}: no such linear layer in this model; it has {', '.join(have)}")
+    return list(wanted)
 
 
 def settings_of(config: TrainConfig) -> dict[str, Any]:
@@ -249,7 +293,12 @@ def settings_of(config: TrainConfig) -> dict[str, Any]:
 
 
 def write_manifest(out: Path, name: str, manifest: dict[str, Any]) -> None:
-    """``out/<name>`` with provenance (salam version, git sha, time) first, written atomically."""
+    """``out/<name>`` with provenance (salam version, git sha, time) first, written atomically, by the main process
+    only (the others wait until it is there)."""
+    from salam._util.ranks import current_world
     from salam.provenance import provenance
 
-    write_json_atomic(Path(out) / name, {**provenance(), **manifest})
+    world = current_world()
+    if world.is_main:
+        write_json_atomic(Path(out) / name, {**provenance(), **manifest})
+    world.barrier()

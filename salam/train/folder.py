@@ -76,16 +76,32 @@ class TrainDir:
         unless resuming a run of the same method and settings, or told to overwrite a training folder."""
         from filelock import FileLock, Timeout
 
-        self._make()
+        from salam._util.ranks import current_world
+
+        world = current_world()
+        if not world.is_main:  # the main process claims for the run; the others learn its verdict
+            refused = world.broadcast(None)
+            if refused:
+                raise SalamError(refused)
+            yield self
+            return
         lock = FileLock(str(self.path / LOCK), timeout=0, thread_local=False)
         try:
-            lock.acquire()
-        except Timeout:
-            raise SalamError(f"{self.path} is in use by another `salam train` process: wait for it, or choose another --out") from None
-        try:
+            self._make()
+            try:
+                lock.acquire()
+            except Timeout:
+                raise SalamError(f"{self.path} is in use by another `salam train` process: wait for it, or choose another --out") from None
             self._check_contents(method, settings, resume, overwrite)
             if not (self.path / RUN_MARKER).is_file():
                 write_json_atomic(self.path / RUN_MARKER, {"method": method, "settings": _comparable(settings)})
+        except SalamError as exc:
+            world.broadcast(str(exc))
+            if lock.is_locked:
+                lock.release()
+            raise
+        world.broadcast(None)
+        try:
             yield self
         finally:
             lock.release()
@@ -215,7 +231,19 @@ def run_iterations(folder: TrainDir, iterations: int, previous: str, one: Callab
 
 
 def save_trained(model: Any, tokenizer: Any, folder: TrainDir, base: str, full: bool) -> str:
-    """Save a trained model where its spec can load it; LoRA on an hf: base is merged into a full model."""
+    """Save a trained model where its spec can load it; LoRA on an hf: base is merged into a full model.
+
+    Only the main process of a multi-process run writes; the others wait for it, then return the same spec."""
+    from salam._util.ranks import current_world
+
+    world = current_world()
+    if world.is_main:
+        _save(model, tokenizer, folder, base, full)
+    world.barrier()
+    return folder.spec(base)
+
+
+def _save(model: Any, tokenizer: Any, folder: TrainDir, base: str, full: bool) -> None:
     if full or base != "local":
         if hasattr(model, "merge_and_unload"):
             model = model.merge_and_unload()
@@ -224,4 +252,3 @@ def save_trained(model: Any, tokenizer: Any, folder: TrainDir, base: str, full: 
     else:
         model.save_pretrained(str(folder.path))
         tokenizer.save_pretrained(str(folder.path))
-    return folder.spec(base)

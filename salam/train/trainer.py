@@ -34,10 +34,13 @@ def peak_rss_mb() -> float:
 
 def cpu_trainer_args(config: TrainConfig, quiet: bool = False, output_dir: Path | None = None,
                      max_steps: int | None = None) -> dict[str, Any]:
-    """Keyword arguments for TRL/transformers training args that every method shares: float32, and the CPU
-    unless an accelerator is there (then ``accelerate launch`` spreads the same command over its devices).
-    ``output_dir`` (default ``OUT/checkpoints``) and ``max_steps`` (default the config's) serve a stage's folder."""
+    """Keyword arguments for TRL/transformers training args that every method shares: the config's precision
+    (:mod:`salam.train.precision`), and the CPU unless an accelerator is there (then ``accelerate launch`` spreads
+    the same command over its devices). ``output_dir`` (default ``OUT/checkpoints``) and ``max_steps`` (default
+    the config's) serve a stage's folder."""
     import torch
+
+    from salam.train.precision import resolve_dtype, trainer_precision
 
     return dict(
         output_dir=str(output_dir or Path(config.out) / "checkpoints"),
@@ -45,8 +48,10 @@ def cpu_trainer_args(config: TrainConfig, quiet: bool = False, output_dir: Path 
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate, lr_scheduler_type="cosine",
         warmup_steps=2, logging_steps=5, save_steps=config.save_steps, save_total_limit=2, eval_strategy="no",
-        use_cpu=not torch.cuda.is_available(), bf16=False, fp16=False, gradient_checkpointing=False, report_to=[], seed=config.seed,
-        dataloader_num_workers=0, disable_tqdm=quiet,
+        use_cpu=not torch.cuda.is_available(), **trainer_precision(resolve_dtype(config.dtype)),
+        gradient_checkpointing=config.gradient_checkpointing, report_to=[], seed=config.seed,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        dataloader_num_workers=0, disable_tqdm=quiet, ddp_find_unused_parameters=False,
     )
 
 
@@ -135,7 +140,7 @@ class TrainRun:
         class CheckpointTimer(TrainerCallback):
             def on_save(self, args, state, _control, **_kw):  # noqa: ANN001
                 checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                if checkpoint.is_dir():
+                if checkpoint.is_dir() and state.is_world_process_zero:
                     (checkpoint / TIME_FILE).write_text(json.dumps({"seconds": run.seconds()}))
 
         return CheckpointTimer()
@@ -163,7 +168,22 @@ def run_trainer(trainer: Any, run: TrainRun, tokens: int, epochs: float) -> tupl
     history = [{"step": int(h["step"]), "loss": float(h["loss"])} for h in trainer.state.log_history if "loss" in h and "step" in h]
     if len(history) >= len(run.losses):
         run.losses[:] = history
-    return result, run.fields(result, tokens, epochs)
+    return result, {**run.fields(result, tokens, epochs), "training_setup": training_setup(trainer)}
+
+
+def training_setup(trainer: Any) -> dict[str, Any]:
+    """What the manifest says about how the weights were trained: number format, memory savers, LoRA layers, processes."""
+    args, model = getattr(trainer, "args", None), getattr(trainer, "model", None)
+    if args is None or model is None:
+        return {}
+    targets = None
+    peft_config = getattr(model, "peft_config", None)
+    if isinstance(peft_config, dict) and peft_config:
+        targets = sorted(next(iter(peft_config.values())).target_modules or [])
+    return {"weights_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+            "mixed_precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "no",
+            "gradient_checkpointing": bool(args.gradient_checkpointing), "lora_targets": targets,
+            "processes": int(args.world_size), "device": str(args.device)}
 
 
 def fit(config: TrainConfig, model: Any, rows: list[dict[str, Any]], collator: Any, trainer_class: type, folder: "TrainDir",

@@ -197,9 +197,13 @@ def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, b
     """τ by expected Acc@t2 on the held-out questions, with the verifier's measures there (every revision written)."""
     from salam.models import resolve_chat_model
 
+    from salam._util.ranks import current_world
+
     model = resolve_chat_model(spec, max_new_tokens=12, batch_size=config.batch_size)
     guidelines = _StaticGuidelines(blocks) if blocks else None
-    rows = VerifyRunner(model, "choice", config.batch_size, guidelines, revise_all=True).run(heldout)  # type: ignore[arg-type]
+    world = current_world()  # each process verifies its share of the held-out questions; all get every row
+    runner = VerifyRunner(model, "choice", config.batch_size, guidelines, revise_all=True)  # type: ignore[arg-type]
+    rows = world.gather(runner.run(world.shard(heldout)), len(heldout))
     chosen = expected_threshold([r.p_wrong for r in rows], [bool(r.t1.correct) for r in rows],
                                 [bool(r.revision and r.revision.correct) for r in rows])
     return chosen, {k: v for k, v in verifier_metrics([r.model_dump() for r in rows]).items() if k in ("auroc", "n")}

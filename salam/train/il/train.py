@@ -77,7 +77,7 @@ def train_il(config: ILConfig, resume: bool = False, overwrite: bool = False, on
                          completion_only_loss=True, packing=False)
         run = TrainRun(resumed_from=last_checkpoint(out))
         trainer = SFTTrainer(model=model, args=args, train_dataset=to_ds(train), eval_dataset=to_ds(val) if val else None,
-                             processing_class=tokenizer, peft_config=lora_config(config), callbacks=[loss_recorder(run.losses, on_log)])
+                             processing_class=tokenizer, peft_config=lora_config(config, model), callbacks=[loss_recorder(run.losses, on_log)])
         tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
         _, fields = run_trainer(trainer, run, tokens, config.epochs)
         eval_loss = trainer.evaluate()["eval_loss"] if val else None

@@ -139,15 +139,20 @@ def option_logits(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def reference(model: Any, collate: ScoreCollator, rows: list[dict[str, Any]], batch_size: int) -> None:
-    """Store the starting model's log-probabilities in each row (``ref1``, ``ref2``): the KL's reference."""
+    """Store the starting model's log-probabilities in each row (``ref1``, ``ref2``): the KL's reference.
+
+    In a multi-process run each process computes its share and every process gets all rows' references."""
     import torch
 
+    from salam._util.ranks import current_world
     from salam.train.score.objective import masked_softmax
 
+    world = current_world()
+    mine = world.shard(rows)
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
+        for start in range(0, len(mine), batch_size):
+            chunk = mine[start : start + batch_size]
             batch = collate(chunk)
             l1, l2 = option_logits(model, batch)
             _, logp1 = masked_softmax(l1, batch["option_mask"])
@@ -156,6 +161,8 @@ def reference(model: Any, collate: ScoreCollator, rows: list[dict[str, Any]], ba
                 n = len(r["letters"])
                 r["ref1"] = logp1[i, :n].tolist()
                 r["ref2"] = [logp2[i, a, :n].tolist() for a in range(n)]
+    for row, done in zip(rows, world.gather([(r["ref1"], r["ref2"]) for r in mine], len(rows))):
+        row["ref1"], row["ref2"] = done
     model.train()
 
 
