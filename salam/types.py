@@ -115,6 +115,8 @@ class MistakeRecord(BaseModel):
     retrieved: int = 0
     helped: int = 0
     hurt: int = 0
+    merged_ids: list[str] = Field(default_factory=list)
+    """Ids of the near-duplicate records curation merged into this one (their counters are summed here)."""
     schema_version: int = MEMORY_SCHEMA_VERSION
 
     def model_post_init(self, __context: Any) -> None:

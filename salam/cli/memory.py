@@ -59,12 +59,17 @@ def stats(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
 
     console = Console()
     console.print(f"[bold]{data['location']}[/] · embedder {data['embedder']} ({data['dim']}d) · {data['total']} records")
-    table = Table("namespace", "records", "kinds", "sources", "tasks", "retrieved", "helped", "hurt")
+    table = Table("namespace", "records", "kinds", "sources", "tasks", "retrieved", "helped", "hurt", "merged", "harmful")
     for ns, e in sorted(data["namespaces"].items()):
         fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items()))  # noqa: E731
         table.add_row(ns, str(e["total"]), fmt(e["kinds"]), fmt(e["sources"]), str(len(e["tasks"])),
-                      str(e["retrieved"]), str(e["helped"]), str(e["hurt"]))
+                      str(e["retrieved"]), str(e["helped"]), str(e["hurt"]),
+                      f"{e.get('merged_ids', 0)} into {e.get('merged_records', 0)}", str(len(e.get("harmful", []))))
     console.print(table)
+    for ns, e in sorted(data["namespaces"].items()):
+        if e.get("harmful"):
+            console.print(f"{ns}: evidence of harm (demoted by --rank useful): {', '.join(e['harmful'][:10])}"
+                          + (" ..." if len(e["harmful"]) > 10 else ""))
 
 
 @app.command("list")
@@ -121,12 +126,15 @@ def search(text: str = typer.Argument(..., help="Question text to match."), memo
            task: Optional[str] = typer.Option(None, help="Only this task."),
            k: int = typer.Option(5, "-k", min=1, help="How many results."),
            threshold: float = typer.Option(0.0, callback=similarity, help="Least cosine similarity."),
-           kind: str = typer.Option("mistake", callback=one_of("mistake", "solved"), help="mistake or solved."), as_json: bool = JsonOpt) -> None:
+           kind: str = typer.Option("mistake", callback=one_of("mistake", "solved"), help="mistake or solved."),
+           rank: str = typer.Option("similarity", callback=one_of("similarity", "useful"), help="similarity (the paper's) or "
+                                    "useful (similarity plus evidence of help minus evidence of harm, among the 3k most similar)."),
+           as_json: bool = JsonOpt) -> None:
     """Find the stored mistakes most similar to TEXT, with scores and guidelines."""
     if kind not in ("mistake", "solved"):
         raise typer.BadParameter("--kind must be mistake or solved")
     with open_memory(memory, chroma_url, embedder, create=False) as mem:
-        hits = mem.similar(text, k=k, threshold=threshold, namespace=namespace, task=task, kind=kind)  # type: ignore[arg-type]
+        hits = mem.similar(text, k=k, threshold=threshold, namespace=namespace, task=task, kind=kind, rank=rank)  # type: ignore[arg-type]
     if as_json:
         print_json([{"similarity": h.similarity, **h.record.model_dump(mode="json")} for h in hits])
         return
@@ -229,6 +237,47 @@ def prune(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
     print_json(data) if as_json else typer.echo(
         f"{'would remove' if dry_run else 'removed'} {report.removed} (outcome {report.by_outcome}, "
         f"age {report.by_age}, count {report.by_count})")
+
+
+@app.command()
+def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
+           threshold: float = typer.Option(0.95, help="Least cosine between a record and its cluster's best record (0, 1]."),
+           export: Optional[Path] = typer.Option(None, help="Where the records a curation changes are written first "
+                                                 "(default: ./salam-curate-export.jsonl); `memory import` of it restores them."),
+           assistant: Optional[str] = typer.Option(None, "--assistant", help="Consolidate each cluster's guideline with this model "
+                                                   "(default: keep the best member's)."),
+           namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
+           dry_run: bool = typer.Option(False, help="Print the plan (clusters, sizes, a sample); change nothing."),
+           yes: bool = YesOpt, as_json: bool = JsonOpt) -> None:
+    """Merge near-duplicate records (same namespace and task) into one each, keeping ids and summed counters."""
+    from salam.memory.curate import check_threshold, curate as run_curation
+
+    check_threshold(threshold)
+    export = export or Path("salam-curate-export.jsonl")
+    consolidate = None
+    if assistant and not dry_run:
+        from salam.assistant.consolidate import consolidator
+        from salam.defaults import CHAT_ASSISTANT_MAX_NEW_TOKENS
+        from salam.models import resolve_chat_model
+
+        consolidate = consolidator(resolve_chat_model(assistant, max_new_tokens=CHAT_ASSISTANT_MAX_NEW_TOKENS))
+    with open_memory(memory, chroma_url, embedder, create=False) as mem:
+        report = run_curation(mem, threshold, export, None, namespace, dry_run=True)
+        if not dry_run and (report.merged or export.with_name(export.name + ".plan.json").exists()):
+            confirm_removal(report.merged, yes)
+            report = run_curation(mem, threshold, export, consolidate, namespace)
+    data = {k: v for k, v in vars(report).items()}
+    if as_json:
+        print_json(data)
+        return
+    sizes = ", ".join(f"{n} of size {size}" for size, n in sorted(report.sizes.items()))
+    typer.echo(f"{'would merge' if dry_run else 'merged'} {report.merged} records into {report.clusters} clusters "
+               f"({sizes or 'none'}): {report.records_before} -> {report.records_after} records"
+               + (f"; export {report.export}" if report.export else "") + (" (finished a killed curation)" if report.resumed else ""))
+    for item in report.sample:
+        typer.echo(f"  kept: {item['kept'][:100]}")
+        for other in item["merged"]:
+            typer.echo(f"    merged: {other[:100]}")
 
 
 @app.command()

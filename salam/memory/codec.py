@@ -44,6 +44,7 @@ def to_metadata(record: MistakeRecord) -> dict[str, Any]:
         "retrieved": record.retrieved,
         "helped": record.helped,
         "hurt": record.hurt,
+        "merged_ids": json.dumps(record.merged_ids),
         "schema_version": record.schema_version,
         "question_key": question_key(record.question),
     }
@@ -68,5 +69,6 @@ def from_chroma(record_id: str, document: str, meta: dict[str, Any]) -> MistakeR
         retrieved=int(meta.get("retrieved", 0)),
         helped=int(meta.get("helped", 0)),
         hurt=int(meta.get("hurt", 0)),
+        merged_ids=json.loads(meta.get("merged_ids") or "[]"),
         schema_version=int(meta.get("schema_version", 1)),
     )

@@ -18,6 +18,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from salam.memory.codec import from_chroma, question_key, question_stem
+from salam.types import RetrievedMemory
+
 EXACT_MAX = 250_000
 """Collections larger than this are searched with Chroma's approximate index instead (memory bound)."""
 
@@ -134,3 +137,21 @@ class ExactIndex:
             found = cols if rows is None else rows[cols]
             out.append([(self.ids[int(r)], float(scores[qi, c])) for r, c in zip(found, cols)])
         return out
+
+
+def hits_from_rows(question: str, rows: list[Any], k: int, threshold: float, allow_self: bool) -> list[RetrievedMemory]:
+    """The first ``k`` search rows ``(id, document, metadata, distance)`` at or above ``threshold``, as retrieved
+    memories; unless ``allow_self``, none whose question is ``question`` (an exam must not see its own answer)."""
+    own = question_key(question)
+    own_text = question_stem(question)
+    hits: list[RetrievedMemory] = []
+    for rid, doc, meta, dist in rows:
+        similarity = 1.0 - float(dist)
+        if similarity < threshold:
+            continue
+        if not allow_self and (meta.get("question_key") == own or question_stem(doc) == own_text):
+            continue
+        hits.append(RetrievedMemory(record=from_chroma(rid, doc, meta), similarity=round(similarity, 6)))
+        if len(hits) == k:
+            break
+    return hits

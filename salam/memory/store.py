@@ -18,7 +18,8 @@ from salam.memory.chroma import choose_embedder, http_client, stored_embedder_fr
 from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
 from salam.memory.embeddings import Embedder, QueryEmbeddingCache
 from salam.memory.prune import PruneReport, check_prune_limits, plan_prune
-from salam.memory.search import EXACT_MAX, ExactIndex
+from salam.memory.search import EXACT_MAX, ExactIndex, hits_from_rows
+from salam.memory.usefulness import HARM_BOUND, wilson_lower_bound
 from salam.types import (
     MEMORY_SCHEMA_VERSION,
     MistakeRecord,
@@ -165,6 +166,19 @@ class MistakeMemory:
             found = set(got["ids"])
             wanted = [i for i in wanted if i not in found]
 
+    def rewrite(self, record: MistakeRecord) -> bool:
+        """Store ``record``'s fields (guideline, counters, merged ids...) over the record with its id; its question
+        and embedding stay. Returns whether the record exists."""
+        self._writable()
+        meta = to_metadata(record)
+        col = self.backend.collection(record.namespace, record.kind, create=False)
+        if col is None or not self.backend.existing(col, [record.id]):
+            return False
+        self.backend.update(col, record.id, meta)
+        if col.name in self._indexes:
+            self._indexes[col.name].update_metadata(record.id, meta)
+        return True
+
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records by id, in any namespace; returns how many existed."""
         self._writable()
@@ -272,13 +286,15 @@ class MistakeMemory:
         task: str | None = None,
         kind: RecordKind = "mistake",
         allow_self: bool = False,
+        rank: str = "similarity",
     ) -> list[RetrievedMemory]:
-        """The ``k`` records most similar to ``question`` (cosine >= threshold), highest first.
+        """The ``k`` records most similar to ``question`` (cosine >= threshold), highest first (``rank``: see
+        :meth:`similar_many`).
 
         Never crosses namespaces; by default never returns a record whose question *is* the query,
         which in an exam would hand the model its own answer.
         """
-        return self.similar_many([question], k, threshold, namespace, task, kind, allow_self)[0]
+        return self.similar_many([question], k, threshold, namespace, task, kind, allow_self, rank)[0]
 
     def similar_many(
         self,
@@ -289,11 +305,19 @@ class MistakeMemory:
         task: str | Sequence[str | None] | None = None,
         kind: RecordKind = "mistake",
         allow_self: bool = False,
+        rank: str = "similarity",
     ) -> list[list[RetrievedMemory]]:
         """:meth:`similar` for many questions with one embedding call and one search per task.
 
-        ``task`` is one task for all questions or one per question (``None``: any task).
+        ``task`` is one task for all questions or one per question (``None``: any task). ``rank`` is
+        ``similarity`` (the paper's) or ``useful`` (:mod:`salam.memory.usefulness`: among the 3k most similar,
+        similarity plus evidence of help minus evidence of harm).
         """
+        from salam.memory.usefulness import RANKS, rank_hits
+
+        if rank not in RANKS:
+            raise StoreError(f"--rank must be similarity or useful, not {rank!r}")
+        pool = k * 3 if rank == "useful" else k
         if not questions:
             return []
         col = self.backend.collection(namespace, kind, create=False)
@@ -306,7 +330,7 @@ class MistakeMemory:
         vectors = self.queries.embed(list(questions))
         # Over-fetch a little so that dropping the query's own record still leaves k results; one
         # search per task.
-        n_results = min(size, k + (0 if allow_self else 4))
+        n_results = min(size, pool + (0 if allow_self else 4))
         groups: dict[str | None, list[int]] = {}
         for qi, one_task in enumerate(tasks):
             groups.setdefault(one_task, []).append(qi)
@@ -320,7 +344,7 @@ class MistakeMemory:
                 found = self.backend.query(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
             for qi, got in zip(indices, found):
                 rows[qi] = got
-        return [self._hits(q, rows[qi], k, threshold, allow_self) for qi, q in enumerate(questions)]
+        return [rank_hits(hits_from_rows(q, rows[qi], pool, threshold, allow_self), rank, k) for qi, q in enumerate(questions)]
 
     def _size(self, col: Any) -> int:
         """The collection's record count: the only writer (this process holds the folder's lock) keeps its
@@ -342,23 +366,6 @@ class MistakeMemory:
             index = self._indexes[col.name] = ExactIndex.from_pages(self.backend.pages(col, ["embeddings", "documents", "metadatas"], size=5000))
         return index
 
-    @staticmethod
-    def _hits(question: str, rows: list[Row], k: int, threshold: float,
-              allow_self: bool) -> list[RetrievedMemory]:
-        own = question_key(question)
-        own_text = question_stem(question)
-        hits: list[RetrievedMemory] = []
-        for rid, doc, meta, dist in rows:
-            similarity = 1.0 - float(dist)
-            if similarity < threshold:
-                continue
-            if not allow_self and (meta.get("question_key") == own or question_stem(doc) == own_text):
-                continue
-            hits.append(RetrievedMemory(record=from_chroma(rid, doc, meta), similarity=round(similarity, 6)))
-            if len(hits) == k:
-                break
-        return hits
-
     def stats(self) -> dict[str, Any]:
         """Counts by namespace, kind, task and source, plus outcome totals."""
         out: dict[str, Any] = {"location": self.location, "embedder": self.embedder.name, "dim": self.embedder.dim,
@@ -367,7 +374,7 @@ class MistakeMemory:
             entry = out["namespaces"].setdefault(ns, {"total": 0, "kinds": {}, "tasks": {}, "sources": {},
                                                      "retrieved": 0, "helped": 0, "hurt": 0})
             for got in self.backend.pages(col, ["metadatas"], size=5000):
-                for meta in got["metadatas"]:
+                for rid, meta in zip(got["ids"], got["metadatas"]):
                     entry["total"] += 1
                     out["total"] += 1
                     entry["kinds"][kind] = entry["kinds"].get(kind, 0) + 1
@@ -375,4 +382,10 @@ class MistakeMemory:
                     entry["sources"][meta["source"]] = entry["sources"].get(meta["source"], 0) + 1
                     for key in ("retrieved", "helped", "hurt"):
                         entry[key] += int(meta.get(key, 0))
+                    merged = len(json.loads(meta.get("merged_ids") or "[]"))
+                    entry["merged_records"] = entry.get("merged_records", 0) + (merged > 0)
+                    entry["merged_ids"] = entry.get("merged_ids", 0) + merged
+                    helped, hurt = int(meta.get("helped", 0)), int(meta.get("hurt", 0))
+                    if wilson_lower_bound(hurt, helped + hurt) >= HARM_BOUND:
+                        entry.setdefault("harmful", []).append(rid)  # evidence of harm: demoted by rank="useful"
         return out

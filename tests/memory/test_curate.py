@@ -1,0 +1,121 @@
+"""Curation merges near-duplicates with nothing lost; usefulness ranks by evidence; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import rec, run_cli
+
+from salam.memory import MistakeMemory
+from salam.testing import HashEmbedder
+
+STORY = "At the bus stop {name} and a retired teacher waited; the bus was late and someone grew angry. Who grew angry?"
+OTHER = "In the chess club a young {name} beat an old champion in twelve moves last spring. Who lost the game?"
+
+
+def _records():
+    twins = [rec(STORY.format(name=n), guideline=f"do not guess from age ({n})", helped=h, hurt=u, retrieved=h + u, task="Age",
+                 options=["The teacher", "The other one", "Unknown"])
+             for n, h, u in (("Ann", 1, 0), ("Bob", 5, 0), ("Cy", 0, 3))]
+    pair = [rec(OTHER.format(name=n), guideline="the text does not say", helped=1, task="Age") for n in ("Dee", "Eve")]
+    lone = rec("What colour is the sky on a clear day at noon over the sea?", guideline="think", task="Age")
+    elsewhere = rec(STORY.format(name="Fay"), task="Nationality", guideline="other task")
+    return twins + pair + [lone, elsewhere]
+
+
+@pytest.fixture
+def mem(tmp_path):
+    with MistakeMemory.open(tmp_path / "m", embedder=HashEmbedder()) as memory:
+        memory.add(_records())
+        yield memory
+
+
+def test_near_duplicates_merge_per_task_into_the_most_useful_with_summed_counters(tmp_path, mem):
+    from salam.memory.curate import curate
+
+    before = {r.id: r for r in mem.iter_records()}
+    report = curate(mem, 0.8, tmp_path / "export.jsonl")
+    assert (report.records_before, report.records_after, report.clusters, report.merged) == (7, 4, 2, 3)
+    assert report.sizes == {2: 1, 3: 1}
+    kept = [r for r in mem.iter_records() if r.merged_ids]
+    story = next(r for r in kept if "bus stop" in r.question)
+    assert "Bob" in story.question and story.guideline == "do not guess from age (Bob)"  # most evidence of help
+    assert (story.helped, story.hurt, story.retrieved) == (6, 3, 9) and len(story.merged_ids) == 2
+    assert any("Fay" in r.question for r in mem.iter_records())  # another task is never merged in
+    exported = [json.loads(line)["id"] for line in (tmp_path / "export.jsonl").read_text().splitlines()]
+    assert sorted(exported) == sorted(i for r in kept for i in [r.id, *r.merged_ids])
+    from salam.memory.transfer import import_records, read_records_jsonl
+
+    import_records(mem, read_records_jsonl(tmp_path / "export.jsonl"))  # the export restores what was removed
+    assert {r.id for r in mem.iter_records()} == set(before)
+
+
+def test_a_killed_curation_finishes_on_the_next_run_without_counting_twice(tmp_path, mem, monkeypatch):
+    from salam.memory import curate as curation
+
+    real_delete, calls = mem.delete, {"n": 0}
+
+    def dying(ids):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # killed between the first merge and the second
+        return real_delete(ids)
+
+    monkeypatch.setattr(mem, "delete", dying)
+    with pytest.raises(KeyboardInterrupt):
+        curation.curate(mem, 0.8, tmp_path / "export.jsonl")
+    monkeypatch.setattr(mem, "delete", real_delete)
+    report = curation.curate(mem, 0.8, tmp_path / "export.jsonl")
+    assert report.resumed and report.records_after == 4
+    story = next(r for r in mem.iter_records() if "bus stop" in r.question and r.task == "Age")
+    assert (story.helped, story.hurt) == (6, 3)
+    with pytest.raises(Exception, match="finished curation"):
+        curation.curate(mem, 0.8, tmp_path / "export.jsonl")
+
+
+def test_the_assistants_guideline_is_kept_only_when_it_is_safe(tmp_path, mem):
+    from salam.memory.curate import curate
+
+    def consolidate(members):
+        return "The answer is (B)." if "bus stop" in members[0].question else "Answer from what the text says."
+
+    report = curate(mem, 0.8, tmp_path / "export.jsonl", consolidate)
+    assert (report.consolidated, report.kept_best) == (1, 1)
+    guidelines = {r.guideline for r in mem.iter_records() if r.merged_ids}
+    assert guidelines == {"do not guess from age (Bob)", "Answer from what the text says."}
+
+
+def test_a_dry_run_plans_and_changes_nothing(tmp_path, mem):
+    from salam.memory.curate import curate
+
+    report = curate(mem, 0.8, dry_run=True)
+    assert (report.records_after, report.merged, mem.count()) == (4, 3, 7)
+    assert report.sample[0]["size"] == 3 and not (tmp_path / "export.jsonl").exists()
+
+
+def test_wilson_bounds_and_ranking_by_usefulness(tmp_path):
+    from salam.memory.usefulness import is_harmful, usefulness, wilson_lower_bound
+
+    assert wilson_lower_bound(0, 0) == 0.0 and wilson_lower_bound(40, 50) > wilson_lower_bound(2, 2)
+    assert usefulness(rec("q", helped=40, hurt=2)) > 0.7 > usefulness(rec("q", helped=2, hurt=0)) > 0
+    assert is_harmful(rec("q", helped=1, hurt=12)) and not is_harmful(rec("q", helped=1, hurt=1))
+    with MistakeMemory.open(tmp_path / "r", embedder=HashEmbedder()) as memory:
+        memory.add([rec("who paid the bill at the small cafe on monday", helped=0, hurt=9, retrieved=9),
+                    rec("who paid the bill at the cafe on monday", helped=30, hurt=1, retrieved=31)])
+        query = "who paid the bill at the small cafe on monday morning"
+        by_similarity = memory.similar(query, k=1)
+        by_use = memory.similar(query, k=1, rank="useful")
+        assert by_similarity[0].record.hurt == 9 and by_use[0].record.helped == 30
+
+
+@pytest.mark.parametrize("args", [("--threshold", "0"), ("--threshold", "1.5"), ("--threshold", "nan")])
+def test_bad_curation_input_is_one_line_and_changes_nothing(tmp_path, args):
+    folder = tmp_path / "m"
+    with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:
+        memory.add(_records())
+    code, _, err = run_cli("memory", "curate", "--memory", str(folder), "--embedder", "hash-bow-64", "--yes", *args,
+                           "--export", str(tmp_path / "e.jsonl"))
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:
+        assert memory.count() == 7
