@@ -123,6 +123,11 @@ class ChromaBackend:
 
     @staticmethod
     @one_line_errors
+    def update_many(col: Any, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        col.update(ids=list(ids), metadatas=list(metadatas))
+
+    @staticmethod
+    @one_line_errors
     def delete(col: Any, ids: Sequence[str]) -> None:
         col.delete(ids=list(ids))
 

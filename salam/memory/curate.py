@@ -149,9 +149,11 @@ def curate(memory: Any, threshold: float = DEFAULT_CURATE_THRESHOLD, export: Pat
     if guidelines is None:
         guidelines = _consolidated(clusters, consolidate, report)
         _write_plan(export, clusters, guidelines)
-    for members, guideline in zip(clusters, guidelines):
-        memory.rewrite(merged_record(members, guideline))
-        memory.delete([m.id for m in members[1:]])
+    # Absolute values from the export, in batches: applying a batch twice (after a kill) changes nothing.
+    for start in range(0, len(clusters), 2000):
+        part = list(zip(clusters, guidelines))[start : start + 2000]
+        memory.rewrite([merged_record(members, guideline) for members, guideline in part])
+        memory.delete([m.id for members, _ in part for m in members[1:]])
     plan_file = _plan_path(export)
     write_json_atomic(plan_file, {**json.loads(plan_file.read_text()), "done": True})
     report.export = str(export)

@@ -15,13 +15,11 @@ from salam._util.home import default_memory_dir
 from salam.errors import StoreError
 from salam.memory.backend import ChromaBackend, Row
 from salam.memory.chroma import choose_embedder, http_client, stored_embedder_from_collections
-from salam.memory.codec import from_chroma, question_key, question_stem, to_metadata
+from salam.memory.codec import from_chroma, to_metadata
 from salam.memory.embeddings import Embedder, QueryEmbeddingCache
 from salam.memory.prune import PruneReport, check_prune_limits, plan_prune
 from salam.memory.search import EXACT_MAX, ExactIndex, hits_from_rows
-from salam.memory.usefulness import HARM_BOUND, wilson_lower_bound
 from salam.types import (
-    MEMORY_SCHEMA_VERSION,
     MistakeRecord,
     RecordKind,
     RetrievedMemory,
@@ -166,18 +164,28 @@ class MistakeMemory:
             found = set(got["ids"])
             wanted = [i for i in wanted if i not in found]
 
-    def rewrite(self, record: MistakeRecord) -> bool:
-        """Store ``record``'s fields (guideline, counters, merged ids...) over the record with its id; its question
-        and embedding stay. Returns whether the record exists."""
+    def rewrite(self, records: Sequence[MistakeRecord]) -> int:
+        """Store each record's fields (guideline, counters, merged ids...) over the stored record with its id; questions
+        and embeddings stay. Returns how many existed (the others are left out)."""
         self._writable()
-        meta = to_metadata(record)
-        col = self.backend.collection(record.namespace, record.kind, create=False)
-        if col is None or not self.backend.existing(col, [record.id]):
-            return False
-        self.backend.update(col, record.id, meta)
-        if col.name in self._indexes:
-            self._indexes[col.name].update_metadata(record.id, meta)
-        return True
+        done = 0
+        groups: dict[tuple[str, RecordKind], list[MistakeRecord]] = {}
+        for record in records:
+            groups.setdefault((record.namespace, record.kind), []).append(record)
+        for (namespace, kind), group in groups.items():
+            col = self.backend.collection(namespace, kind, create=False)
+            for start in range(0, len(group) if col is not None else 0, self.backend.max_batch):
+                batch = group[start : start + self.backend.max_batch]
+                present = self.backend.existing(col, [r.id for r in batch])
+                batch = [r for r in batch if r.id in present]
+                if batch:
+                    metas = [to_metadata(r) for r in batch]
+                    self.backend.update_many(col, [r.id for r in batch], metas)
+                    for r, meta in zip(batch, metas):
+                        if col.name in self._indexes:
+                            self._indexes[col.name].update_metadata(r.id, meta)
+                    done += len(batch)
+        return done
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records by id, in any namespace; returns how many existed."""
@@ -367,25 +375,7 @@ class MistakeMemory:
         return index
 
     def stats(self) -> dict[str, Any]:
-        """Counts by namespace, kind, task and source, plus outcome totals."""
-        out: dict[str, Any] = {"location": self.location, "embedder": self.embedder.name, "dim": self.embedder.dim,
-                               "schema_version": MEMORY_SCHEMA_VERSION, "total": 0, "namespaces": {}}
-        for ns, kind, col in self.backend.collections():
-            entry = out["namespaces"].setdefault(ns, {"total": 0, "kinds": {}, "tasks": {}, "sources": {},
-                                                     "retrieved": 0, "helped": 0, "hurt": 0})
-            for got in self.backend.pages(col, ["metadatas"], size=5000):
-                for rid, meta in zip(got["ids"], got["metadatas"]):
-                    entry["total"] += 1
-                    out["total"] += 1
-                    entry["kinds"][kind] = entry["kinds"].get(kind, 0) + 1
-                    entry["tasks"][meta["task"]] = entry["tasks"].get(meta["task"], 0) + 1
-                    entry["sources"][meta["source"]] = entry["sources"].get(meta["source"], 0) + 1
-                    for key in ("retrieved", "helped", "hurt"):
-                        entry[key] += int(meta.get(key, 0))
-                    merged = len(json.loads(meta.get("merged_ids") or "[]"))
-                    entry["merged_records"] = entry.get("merged_records", 0) + (merged > 0)
-                    entry["merged_ids"] = entry.get("merged_ids", 0) + merged
-                    helped, hurt = int(meta.get("helped", 0)), int(meta.get("hurt", 0))
-                    if wilson_lower_bound(hurt, helped + hurt) >= HARM_BOUND:
-                        entry.setdefault("harmful", []).append(rid)  # evidence of harm: demoted by rank="useful"
-        return out
+        """Counts by namespace, kind, task and source, outcome totals, merged and harmful records."""
+        from salam.memory.report import memory_stats
+
+        return memory_stats(self)

@@ -1,0 +1,163 @@
+"""Does curation shrink the paper's memory without losing lessons? And how long does it take at 100k records?
+
+Run: SALAM_DATA_DIR=../shared/data python benchmarks/curation.py [--out benchmarks/results/curation.md]
+     [--synthetic 100000] [--downstream]
+
+1. The SALAM paper's released memory (`salam memory import --salam`: Flan-T5 mistakes with GPT-4 feedback)
+   in a fresh memory with the default embedder (all-MiniLM-L6-v2).
+2. For the test questions of `salam bench` (seeded split, 40 per task, BBQ and BBH), the top 3 records of
+   the question's own task (the bench's retrieval, no threshold): the share of questions whose three
+   include two near-copies (cosine >= 0.95 between the retrieved records' questions), and the tasks they
+   cover.
+3. `salam memory curate` at its default threshold: records before and after, time; step 2 again.
+4. --synthetic N: N records (hash embedder, 20 tasks, template twins) curated without an assistant: time.
+5. --downstream: `salam bench bbq --conditions none,feedback --no-gather` with the raw and the curated memory
+   on the embedded model, McNemar between the two feedback runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+NEAR = 0.95
+
+
+def cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "salam.cli.main", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def test_questions() -> list:
+    from salam.data.questions import load_benchmark
+    from salam.data.split import side, split_benchmark
+
+    out = []
+    for bench in ("bbq", "bbh"):
+        data, _ = load_benchmark(bench, [], None)
+        out += side(split_benchmark(data, seed=0, limit=40), "test")
+    return out
+
+
+def retrieval(memory, questions) -> dict:
+    """Near-copy share and task coverage of each question's top 3 in its own task."""
+    hits = memory.similar_many([q.text for q in questions], k=3, threshold=0.0, task=[q.task for q in questions])
+    with_copies, pairs, copies, coverage = 0, 0, 0, []
+    for found in hits:
+        coverage.append(frozenset(h.record.task for h in found))
+        if len(found) < 2:
+            continue
+        vectors = np.asarray(memory.embedder.embed([h.record.question for h in found]), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sims = vectors @ vectors.T
+        near = [(i, j) for i in range(len(found)) for j in range(i + 1, len(found)) if sims[i, j] >= NEAR]
+        pairs += len(found) * (len(found) - 1) // 2
+        copies += len(near)
+        with_copies += bool(near)
+    answered = sum(1 for f in hits if f)
+    return {"questions": len(questions), "with_hits": answered, "with_near_copies": with_copies,
+            "share": with_copies / max(1, answered), "pair_share": copies / max(1, pairs), "coverage": coverage}
+
+
+def synthetic(n: int, work: Path) -> dict:
+    from salam.memory import MistakeMemory
+    from salam.memory.curate import curate
+    from salam.testing import HashEmbedder
+    from salam.types import MistakeRecord
+
+    rng = random.Random(0)
+    names = [f"name{i}" for i in range(500)]
+    words = [f"word{i}" for i in range(3000)]
+    templates = [" ".join(rng.choice(words) for _ in range(24)) + " {a} and {b}. Who was it?" for _ in range(n // 40)]
+    records = [MistakeRecord(task=f"task{t % 20}", question=tpl.format(a=rng.choice(names), b=rng.choice(names)),
+                             true_answer="B", guideline=f"lesson {t}") for t, tpl in enumerate(templates) for _ in range(40)]
+    with MistakeMemory.open(work / "synthetic", embedder=HashEmbedder(dim=256)) as memory:
+        began = time.perf_counter()
+        memory.add(records)
+        added = time.perf_counter() - began
+        began = time.perf_counter()
+        report = curate(memory, 0.95, work / "synthetic-export.jsonl")
+        return {"records": memory.count() + report.merged, "after": memory.count(), "add_s": added,
+                "curate_s": time.perf_counter() - began, "clusters": report.clusters}
+
+
+def downstream(work: Path, raw: Path, curated: Path) -> dict:
+    from salam.stats import mcnemar
+
+    out = {}
+    for name, folder in (("raw", raw), ("curated", curated)):
+        cli("bench", "bbq", "--memory", str(folder), "--namespace", "default", "--no-gather", "--conditions", "none,feedback",
+            "--log-dir", str(work / f"bench-{name}"), "--display", "none")
+        import json
+
+        out[name] = {json.loads(line)["question_id"]: bool(json.loads(line)["correct"])
+                     for line in (work / f"bench-{name}" / "samples" / "feedback.jsonl").read_text().splitlines()}
+    ids = sorted(out["raw"])
+    test = mcnemar([out["raw"][i] for i in ids], [out["curated"][i] for i in ids])
+    return {"raw": sum(out["raw"].values()) / len(ids), "curated": sum(out["curated"][i] for i in ids) / len(ids),
+            "n": len(ids), "mcnemar": test}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/curation.md")
+    parser.add_argument("--synthetic", type=int, default=0)
+    parser.add_argument("--downstream", action="store_true")
+    args = parser.parse_args()
+    from salam.memory import MistakeMemory
+    from salam.memory.curate import DEFAULT_CURATE_THRESHOLD, curate
+
+    work = Path(tempfile.mkdtemp(prefix="salam-curation-"))
+    raw, curated = work / "raw", work / "curated"
+    began = time.perf_counter()
+    cli("memory", "import", "--salam", str(Path(os.environ["SALAM_DATA_DIR"]) / "salam"), "--memory", str(raw))
+    imported = time.perf_counter() - began
+    questions = test_questions()
+    with MistakeMemory.open(raw, create=False) as memory:
+        before = retrieval(memory, questions)
+    subprocess.run(["cp", "-r", str(raw), str(curated)], check=True)
+    with MistakeMemory.open(curated, create=False) as memory:
+        began = time.perf_counter()
+        report = curate(memory, DEFAULT_CURATE_THRESHOLD, work / "export.jsonl")
+        seconds = time.perf_counter() - began
+        after = retrieval(memory, questions)
+    same_tasks = sum(a == b for a, b in zip(before["coverage"], after["coverage"]))
+    lines = [
+        "# Curation of the paper's memory", "",
+        f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/curation.py{' --synthetic ' + str(args.synthetic) if args.synthetic else ''}"
+        f"{' --downstream' if args.downstream else ''}` · machine: {platform.machine()}, {os.cpu_count()} cores · "
+        f"memory: the SALAM release imported with all-MiniLM-L6-v2 ({imported:.0f} s) · threshold {DEFAULT_CURATE_THRESHOLD} · "
+        f"questions: `salam bench`'s test split (seed 0, 40 per task) of BBQ and BBH, top 3 of their own task.", "",
+        "| | records | questions with two near-copies in their top 3 | near-copy pairs among top-3 pairs |", "|---|---|---|---|",
+        f"| raw | {report.records_before} | {before['with_near_copies']}/{before['with_hits']} ({100 * before['share']:.1f}%) | {100 * before['pair_share']:.1f}% |",
+        f"| curated | {report.records_after} ({100 * (1 - report.records_after / report.records_before):.1f}% fewer) | "
+        f"{after['with_near_copies']}/{after['with_hits']} ({100 * after['share']:.1f}%) | {100 * after['pair_share']:.1f}% |", "",
+        f"Curation: {report.clusters} clusters, {report.merged} records merged, {seconds:.1f} s. Cluster sizes: "
+        + ", ".join(f"{n}×{size}" for size, n in sorted(report.sizes.items())) + ".",
+        f"Tasks covered by each question's top 3: the same before and after for {same_tasks}/{len(questions)} questions.",
+    ]
+    if args.synthetic:
+        s = synthetic(args.synthetic, work)
+        lines += ["", f"Synthetic: {s['records']} records (20 tasks, hash embedder, 256 dimensions) → {s['after']} after "
+                  f"curation ({s['clusters']} clusters) in **{s['curate_s']:.0f} s** (adding them took {s['add_s']:.0f} s)."]
+    if args.downstream:
+        d = downstream(work, raw, curated)
+        m = d["mcnemar"]
+        lines += ["", f"Downstream (the embedded model, BBQ main-job test questions, `feedback` condition, no gathering): raw "
+                  f"{100 * d['raw']:.1f}%, curated {100 * d['curated']:.1f}% on {d['n']} questions; McNemar b/c "
+                  f"{m['b']}/{m['c']}, p = {m['p_value']:.3f}."]
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
