@@ -208,6 +208,52 @@ def save_trial(tmp: Path, kills: int, rng: random.Random, env: dict, data_dir: s
     return results
 
 
+def _curation_state(folder: Path) -> dict:
+    from salam.memory import MistakeMemory
+
+    with MistakeMemory.open(folder, embedder="hash-bow-64") as mem:
+        records = list(mem.iter_records())
+    return {"count": len(records), "ids": sorted(r.id for r in records),
+            "covered": sorted({i for r in records for i in (r.id, *r.merged_ids)}),
+            "helped": sum(r.helped for r in records), "hurt": sum(r.hurt for r in records)}
+
+
+def curate_trial(tmp: Path, kills: int, rng: random.Random, env: dict) -> dict:
+    """`salam memory curate` killed at a random moment, then run again: the same memory as an uninterrupted one."""
+    import shutil
+
+    from salam.memory import MistakeMemory
+    from salam.types import MistakeRecord
+
+    base = tmp / "base"
+    words = [f"w{n}" for n in range(5000)]
+    stories = [" ".join(rng.choice(words) for _ in range(20)) for _ in range(1000)]
+    with MistakeMemory.open(base, embedder="hash-bow-64") as mem:  # 1,000 stories, 10 twins each (another name)
+        mem.add([MistakeRecord(question=f"{story} and friend{i}. Who?", task=f"task{t % 5}", true_answer="B",
+                               helped=i % 3, hurt=i % 2) for t, story in enumerate(stories) for i in range(10)])
+    original = _curation_state(base)
+
+    def curate_cmd(folder: Path, export: Path) -> list[str]:
+        return [sys.executable, "-m", "salam.cli.main", "memory", "curate", "--memory", str(folder), "--embedder", "hash-bow-64",
+                "--threshold", "0.8", "--yes", "--export", str(export)]
+
+    shutil.copytree(base, tmp / "reference")
+    subprocess.run(curate_cmd(tmp / "reference", tmp / "reference.jsonl"), check=True, capture_output=True, env=env, cwd=ROOT)
+    reference = _curation_state(tmp / "reference")
+    killed = mismatched = lost = 0
+    for trial in range(kills):
+        folder, export = tmp / f"m{trial}", tmp / f"e{trial}.jsonl"
+        shutil.copytree(base, folder)
+        killed += _kill_after(curate_cmd(folder, export), rng.uniform(1.0, 8.0), env, tmp / "curate.err") == -9
+        subprocess.run(curate_cmd(folder, export), capture_output=True, env=env, cwd=ROOT)  # finishes (or plans anew)
+        state = _curation_state(folder)
+        lost += len(set(original["ids"]) - set(state["covered"]))
+        mismatched += state != reference
+        shutil.rmtree(folder)
+    return {"runs": kills, "killed": killed, "records_before": original["count"], "records_after": reference["count"],
+            "ids_lost": lost, "runs_unlike_the_uninterrupted_one": mismatched}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kills", type=int, default=50)
@@ -234,6 +280,10 @@ def main() -> None:
             (Path(tmp) / "t").mkdir()
             results["train il"] = train_trial(Path(tmp) / "t", args.train_kills, rng, env, data_dir)
             print(results["train il"], flush=True)
+        if "curate" in args.only:
+            (Path(tmp) / "c").mkdir()
+            results["memory curate"] = curate_trial(Path(tmp) / "c", args.kills, rng, env)
+            print(results["memory curate"], flush=True)
         if "saves" in args.only:
             (Path(tmp) / "s").mkdir()
             for method, r in save_trial(Path(tmp) / "s", args.save_kills, rng, env, data_dir).items():

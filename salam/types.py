@@ -117,6 +117,11 @@ class MistakeRecord(BaseModel):
     hurt: int = 0
     merged_ids: list[str] = Field(default_factory=list)
     """Ids of the near-duplicate records curation merged into this one (their counters are summed here)."""
+    last_retrieved: datetime | None = None
+    """When the record was last used for an answer (what capacity eviction keeps the recent ones by)."""
+    flagged: str = ""
+    """Why curation flagged the record instead of merging it, e.g. ``differs from <id>``: a near-duplicate question
+    whose stored correct answer is another one (a contradiction, or a twin that is not one)."""
     schema_version: int = MEMORY_SCHEMA_VERSION
 
     def model_post_init(self, __context: Any) -> None:

@@ -59,12 +59,13 @@ def stats(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
 
     console = Console()
     console.print(f"[bold]{data['location']}[/] · embedder {data['embedder']} ({data['dim']}d) · {data['total']} records")
-    table = Table("namespace", "records", "kinds", "sources", "tasks", "retrieved", "helped", "hurt", "merged", "harmful")
+    table = Table("namespace", "records", "kinds", "sources", "tasks", "retrieved", "helped", "hurt", "merged", "harmful", "flagged")
     for ns, e in sorted(data["namespaces"].items()):
         fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items()))  # noqa: E731
         table.add_row(ns, str(e["total"]), fmt(e["kinds"]), fmt(e["sources"]), str(len(e["tasks"])),
                       str(e["retrieved"]), str(e["helped"]), str(e["hurt"]),
-                      f"{e.get('merged_ids', 0)} into {e.get('merged_records', 0)}", str(len(e.get("harmful", []))))
+                      f"{e.get('merged_ids', 0)} into {e.get('merged_records', 0)}", str(len(e.get("harmful", []))),
+                      str(e.get("flagged", 0)))
     console.print(table)
     for ns, e in sorted(data["namespaces"].items()):
         if e.get("harmful"):
@@ -79,6 +80,7 @@ def list_(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
           source: Optional[str] = typer.Option(None, callback=one_of("gather", "import", "correction"), help="gather, import or correction."),
           kind: Optional[str] = typer.Option(None, callback=one_of("mistake", "solved"), help="mistake or solved."),
           limit: int = typer.Option(20, min=1, help="Rows per page."), page: int = typer.Option(1, min=1, help="Page number, from 1."),
+          flagged: bool = typer.Option(False, "--flagged", help="Only records curation flagged (a near-duplicate with another correct answer)."),
           as_json: bool = JsonOpt) -> None:
     """List records with filters and paging."""
     import itertools
@@ -86,7 +88,8 @@ def list_(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
     if kind not in (None, "mistake", "solved"):
         raise typer.BadParameter("--kind must be mistake or solved")
     with open_memory(memory, chroma_url, embedder, create=False) as mem:
-        rows = list(itertools.islice(mem.iter_records(namespace, task, source, kind), (page - 1) * limit, page * limit))  # type: ignore[arg-type]
+        found = (r for r in mem.iter_records(namespace, task, source, kind) if r.flagged or not flagged)  # type: ignore[arg-type]
+        rows = list(itertools.islice(found, (page - 1) * limit, page * limit))
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -247,12 +250,16 @@ def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
            assistant: Optional[str] = typer.Option(None, "--assistant", help="Consolidate each cluster's guideline with this model "
                                                    "(default: keep the best member's)."),
            namespace: Optional[str] = typer.Option(None, help="Only this namespace."),
+           max_records: Optional[int] = typer.Option(None, "--max-records", help="Then keep at most this many records per "
+                                                     "namespace, evicting the least useful, least recently used (exported first)."),
            dry_run: bool = typer.Option(False, help="Print the plan (clusters, sizes, a sample); change nothing."),
            yes: bool = YesOpt, as_json: bool = JsonOpt) -> None:
-    """Merge near-duplicate records (same namespace and task) into one each, keeping ids and summed counters."""
-    from salam.memory.curate import check_threshold, curate as run_curation
+    """Merge near-duplicate records (same namespace and task) into one each, keeping ids and summed counters;
+    flag near-duplicates whose correct answer differs; optionally cap the records per namespace."""
+    from salam.memory.curate import check_capacity, check_threshold, curate as run_curation, evict
 
     check_threshold(threshold)
+    check_capacity(max_records)
     export = export or Path("salam-curate-export.jsonl")
     consolidate = None
     if assistant and not dry_run:
@@ -266,6 +273,13 @@ def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
         if not dry_run and (report.merged or export.with_name(export.name + ".plan.json").exists()):
             confirm_removal(report.merged, yes)
             report = run_curation(mem, threshold, export, consolidate, namespace)
+        if max_records is not None and not dry_run:
+            over = sum(max(0, mem.count(ns) - max_records) for ns in ([namespace] if namespace else mem.namespaces()))
+            if over:
+                confirm_removal(over, yes)
+                report.evicted, evicted_to = evict(mem, max_records, export, namespace)
+                report.records_after = mem.count(namespace)
+                typer.echo(f"evicted {report.evicted} records beyond {max_records} per namespace; export {evicted_to}", err=True)
     data = {k: v for k, v in vars(report).items()}
     if as_json:
         print_json(data)
@@ -273,7 +287,9 @@ def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
     sizes = ", ".join(f"{n} of size {size}" for size, n in sorted(report.sizes.items()))
     typer.echo(f"{'would merge' if dry_run else 'merged'} {report.merged} records into {report.clusters} clusters "
                f"({sizes or 'none'}): {report.records_before} -> {report.records_after} records"
-               + (f"; export {report.export}" if report.export else "") + (" (finished a killed curation)" if report.resumed else ""))
+               + (f"; export {report.export}" if report.export else "") + (" (finished a killed curation)" if report.resumed else "")
+               + (f"; {report.flagged} near-duplicates flagged: their correct answer differs (memory list --flagged)"
+                  if report.flagged else ""))
     for item in report.sample:
         typer.echo(f"  kept: {item['kept'][:100]}")
         for other in item["merged"]:

@@ -45,6 +45,8 @@ def to_metadata(record: MistakeRecord) -> dict[str, Any]:
         "helped": record.helped,
         "hurt": record.hurt,
         "merged_ids": json.dumps(record.merged_ids),
+        "last_retrieved": record.last_retrieved.isoformat() if record.last_retrieved else "",
+        "flagged": record.flagged,
         "schema_version": record.schema_version,
         "question_key": question_key(record.question),
     }
@@ -70,5 +72,7 @@ def from_chroma(record_id: str, document: str, meta: dict[str, Any]) -> MistakeR
         helped=int(meta.get("helped", 0)),
         hurt=int(meta.get("hurt", 0)),
         merged_ids=json.loads(meta.get("merged_ids") or "[]"),
+        last_retrieved=datetime.fromisoformat(meta["last_retrieved"]) if meta.get("last_retrieved") else None,
+        flagged=meta.get("flagged", ""),
         schema_version=int(meta.get("schema_version", 1)),
     )

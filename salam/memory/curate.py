@@ -41,6 +41,11 @@ def check_threshold(threshold: float) -> None:
         raise StoreError(f"--threshold must be in (0, 1], not {threshold!r}")
 
 
+def check_capacity(max_records: int | None) -> None:
+    if max_records is not None and (isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1):
+        raise StoreError(f"--max-records must be a whole number of at least 1, not {max_records!r}")
+
+
 @dataclass
 class CurationReport:
     records_before: int = 0
@@ -52,6 +57,9 @@ class CurationReport:
     """Clusters whose guideline the assistant rewrote."""
     kept_best: int = 0
     """Clusters where the assistant's guideline was empty or leaked the answer: the best member's was kept."""
+    flagged: int = 0
+    """Near-duplicates whose correct answer differs from their cluster's: flagged, not merged."""
+    evicted: int = 0
     sizes: dict[int, int] = field(default_factory=dict)
     sample: list[dict[str, Any]] = field(default_factory=list)
     export: str | None = None
@@ -87,6 +95,22 @@ def leader_clusters(records: Sequence[MistakeRecord], vectors: np.ndarray, thres
     return clusters
 
 
+def answer_of(record: MistakeRecord) -> str:
+    """The stored correct answer as text (an option letter becomes its option), normalised for comparison."""
+    answer = record.true_answer.strip().strip("()").strip()
+    letters = [chr(ord("A") + i) for i in range(len(record.options))]
+    if answer.upper() in letters:
+        answer = record.options[letters.index(answer.upper())]
+    return " ".join(answer.lower().split()).strip(".")
+
+
+def split_contradictions(cluster: list[MistakeRecord]) -> tuple[list[MistakeRecord], list[MistakeRecord]]:
+    """(members whose correct answer is the best member's, the others): the others are flagged, never merged."""
+    answer = answer_of(cluster[0])
+    same = [m for m in cluster if answer_of(m) == answer]
+    return same, [m for m in cluster if answer_of(m) != answer]
+
+
 def merged_record(members: Sequence[MistakeRecord], guideline: str | None = None) -> MistakeRecord:
     """The first (best) member with every member's counters summed and their ids kept."""
     best = members[0]
@@ -98,12 +122,14 @@ def merged_record(members: Sequence[MistakeRecord], guideline: str | None = None
     })
 
 
-def plan(memory: Any, threshold: float, namespace: str | None = None) -> list[list[MistakeRecord]]:
-    """Every cluster of two or more records, per namespace, kind and task, from the stored vectors."""
+def plan(memory: Any, threshold: float, namespace: str | None = None) -> tuple[list[list[MistakeRecord]], list[MistakeRecord]]:
+    """Every cluster of two or more records with one correct answer, per namespace, kind and task, from the stored
+    vectors; and the near-duplicates whose correct answer differs from their cluster's (to flag)."""
     from salam.memory.codec import from_chroma
 
     check_threshold(threshold)
     out: list[list[MistakeRecord]] = []
+    flagged: list[MistakeRecord] = []
     for _, _, col in memory.backend.collections(namespace or None, None):
         by_task: dict[str, tuple[list[MistakeRecord], list[Any]]] = {}
         for got in memory.backend.pages(col, ["documents", "metadatas", "embeddings"], size=5000):
@@ -113,9 +139,15 @@ def plan(memory: Any, threshold: float, namespace: str | None = None) -> list[li
                 vectors.append(vec)
         for records, vectors in by_task.values():
             if len(records) > 1:
-                clusters = leader_clusters(records, np.asarray(vectors, dtype=np.float32), threshold)
-                out += [[records[i] for i in c] for c in clusters if len(c) > 1]
-    return out
+                for c in leader_clusters(records, np.asarray(vectors, dtype=np.float32), threshold):
+                    if len(c) < 2:
+                        continue
+                    same, other = split_contradictions([records[i] for i in c])
+                    flagged += [m.model_copy(update={"flagged": f"differs from {same[0].id}"}) for m in other
+                                if m.flagged != f"differs from {same[0].id}"]
+                    if len(same) > 1:
+                        out.append(same)
+    return out, flagged
 
 
 def _plan_path(export: Path) -> Path:
@@ -132,9 +164,11 @@ def curate(memory: Any, threshold: float = DEFAULT_CURATE_THRESHOLD, export: Pat
     if pending is not None and not dry_run:
         clusters, guidelines = pending
         report.resumed = True
+        flagged: list[MistakeRecord] = []
     else:
-        clusters = plan(memory, threshold, namespace)
+        clusters, flagged = plan(memory, threshold, namespace)
         guidelines = None
+    report.flagged = len(flagged)
     report.clusters = len(clusters)
     report.merged = sum(len(c) - 1 for c in clusters)
     for c in clusters:
@@ -149,6 +183,7 @@ def curate(memory: Any, threshold: float = DEFAULT_CURATE_THRESHOLD, export: Pat
     if guidelines is None:
         guidelines = _consolidated(clusters, consolidate, report)
         _write_plan(export, clusters, guidelines)
+    memory.rewrite(flagged)  # flags only: nothing is removed or merged for them
     # Absolute values from the export, in batches: applying a batch twice (after a kill) changes nothing.
     for start in range(0, len(clusters), 2000):
         part = list(zip(clusters, guidelines))[start : start + 2000]
@@ -204,3 +239,29 @@ def _pending(export: Path | None) -> tuple[list[list[MistakeRecord]], list[str |
     if saved.get("done"):
         raise StoreError(f"{export} holds a finished curation: choose another --export")
     return clusters, list(saved["guidelines"])
+
+
+def _eviction_key(record: MistakeRecord) -> tuple:
+    """Least useful first, then least recently used (never used: by age), then oldest."""
+    used = record.last_retrieved or record.created_at
+    return (usefulness(record), used.timestamp(), record.created_at.timestamp(), record.id)
+
+
+def evict(memory: Any, max_records: int, export: Path, namespace: str | None = None) -> tuple[int, Path | None]:
+    """Keep at most ``max_records`` per namespace, evicting the least useful, least recently used; the evicted
+    records are written to an export beside ``export`` first (``memory import`` restores them)."""
+    import time
+
+    check_capacity(max_records)
+    doomed: list[MistakeRecord] = []
+    for ns in [namespace] if namespace else memory.namespaces():
+        records = list(memory.iter_records(namespace=ns))
+        if len(records) > max_records:
+            doomed += sorted(records, key=_eviction_key)[: len(records) - max_records]
+    if not doomed:
+        return 0, None
+    path = export.with_name(f"{export.stem}.evicted-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, "".join(r.model_dump_json() + "\n" for r in doomed))
+    memory.delete([r.id for r in doomed])
+    return len(doomed), path

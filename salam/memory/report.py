@@ -16,7 +16,7 @@ def memory_stats(memory: Any) -> dict[str, Any]:
     for ns, kind, col in memory.backend.collections():
         entry = out["namespaces"].setdefault(ns, {"total": 0, "kinds": {}, "tasks": {}, "sources": {}, "retrieved": 0,
                                                  "helped": 0, "hurt": 0, "merged_records": 0, "merged_ids": 0,
-                                                 "harmful": []})
+                                                 "harmful": [], "flagged": 0})
         for got in memory.backend.pages(col, ["metadatas"], size=5000):
             for rid, meta in zip(got["ids"], got["metadatas"]):
                 entry["total"] += 1
@@ -29,6 +29,7 @@ def memory_stats(memory: Any) -> dict[str, Any]:
                 merged = len(json.loads(meta.get("merged_ids") or "[]"))
                 entry["merged_records"] += merged > 0
                 entry["merged_ids"] += merged
+                entry["flagged"] += bool(meta.get("flagged"))
                 helped, hurt = int(meta.get("helped", 0)), int(meta.get("hurt", 0))
                 if wilson_lower_bound(hurt, helped + hurt) >= HARM_BOUND:
                     entry["harmful"].append(rid)  # evidence of harm: demoted by rank="useful"

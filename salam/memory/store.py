@@ -24,6 +24,7 @@ from salam.types import (
     RecordKind,
     RetrievedMemory,
     memory_outcome,
+    now_utc,
 )
 
 OUTCOME_KEYS_KEPT = 64
@@ -153,7 +154,7 @@ class MistakeMemory:
                 keys = json.loads(meta.get("outcome_keys") or "[]")
                 if key is not None and key in keys:
                     continue
-                update = {"retrieved": int(meta.get("retrieved", 0)) + 1}
+                update = {"retrieved": int(meta.get("retrieved", 0)) + 1, "last_retrieved": now_utc().isoformat()}
                 if outcome is not None:
                     update[outcome] = int(meta.get(outcome, 0)) + 1
                 if key is not None:

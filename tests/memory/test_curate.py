@@ -119,3 +119,38 @@ def test_bad_curation_input_is_one_line_and_changes_nothing(tmp_path, args):
     assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:
         assert memory.count() == 7
+
+
+def test_a_near_duplicate_with_another_correct_answer_is_flagged_not_merged(tmp_path):
+    from salam.memory.curate import curate
+
+    with MistakeMemory.open(tmp_path / "c", embedder=HashEmbedder()) as memory:
+        memory.add(_records() + [rec(STORY.format(name="Gus"), task="Age", true="C", helped=2,
+                                     options=["The teacher", "The other one", "Unknown"])])
+        report = curate(memory, 0.8, tmp_path / "export.jsonl")
+        flagged = [r for r in memory.iter_records() if r.flagged]
+        assert report.flagged == 1 and len(flagged) == 1 and "Gus" in flagged[0].question
+        assert flagged[0].flagged.startswith("differs from ") and memory.stats()["namespaces"]["default"]["flagged"] == 1
+    code, out, _ = run_cli("memory", "list", "--flagged", "--json", "--memory", str(tmp_path / "c"), "--embedder", "hash-bow-64")
+    assert code == 0 and [r["question"] for r in json.loads(out)] == [flagged[0].question]
+
+
+def test_capacity_evicts_the_least_useful_least_recently_used_after_exporting_them(tmp_path, mem):
+    from salam.memory.curate import evict
+
+    used = next(r for r in mem.iter_records() if "colour" in r.question)
+    mem.record_outcome([used.id], correct=True)  # used just now, helped: kept
+    assert mem.get(used.id).last_retrieved is not None
+    removed, export = evict(mem, 3, tmp_path / "export.jsonl")
+    kept = {r.question for r in mem.iter_records()}
+    assert removed == 4 and mem.count() == 3 and any("colour" in q for q in kept) and any("Bob" in q for q in kept)
+    assert len(export.read_text().splitlines()) == 4
+
+
+def test_max_records_zero_is_one_line(tmp_path):
+    folder = tmp_path / "m"
+    with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:
+        memory.add(_records())
+    code, _, err = run_cli("memory", "curate", "--memory", str(folder), "--embedder", "hash-bow-64", "--yes",
+                           "--max-records", "0", "--export", str(tmp_path / "e.jsonl"))
+    assert code != 0 and err.strip() == "error: --max-records must be a whole number of at least 1, not 0"

@@ -116,3 +116,20 @@ def test_the_cli_refuses_when_there_is_nothing_to_show(tmp_path):
 
     code, _, err = run_cli("view", "--logs", str(tmp_path / "nowhere"))
     assert code != 0 and err.strip().startswith("error: nothing to show") and len(err.strip().splitlines()) == 1
+
+
+def test_merged_and_flagged_records_show_in_the_memory_pages(demo):
+    from salam.memory import MistakeMemory
+    from salam.testing import HashEmbedder
+
+    with MistakeMemory.open(demo["memory"], embedder=HashEmbedder()) as mem:
+        apples, train = sorted(mem.iter_records(task="Age"), key=lambda r: r.question)
+        mem.rewrite([apples.model_copy(update={"merged_ids": ["aaaa1111", "bbbb2222"]}),
+                     train.model_copy(update={"flagged": f"differs from {apples.id}"})])
+    client, _ = _client(demo)
+    page = client.get("/memory").text
+    assert "2 into 1" in page and "(+2 merged)" in page and ">flagged<" in page
+    record = client.get(f"/memory/record/{apples.id}").text
+    assert 'id="merged"' in record and "aaaa1111" in record
+    flagged = client.get(f"/memory/record/{train.id}").text
+    assert 'id="flagged"' in flagged and f'href="/memory/record/{apples.id}"' in flagged
