@@ -36,7 +36,7 @@ class BenchConfig:
     rounds: int = 1
     """Retries with feedback per mistake while gathering."""
     answer_mode: str = "choice"
-    """``choice`` (letter scoring, local models), ``generate`` (one line) or ``cot`` (steps after BBH's chain-of-thought prompt)."""
+    """``choice`` (letter scoring: local models, or a server's logprobs), ``generate`` (one line) or ``cot`` (steps after BBH's chain-of-thought prompt)."""
     shots: int = 3
     """Chain-of-thought exemplars per prompt in ``cot`` mode (BBH's evaluation: 3)."""
     batch_size: int = BATCH_SIZE

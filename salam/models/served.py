@@ -94,7 +94,7 @@ class ServedChatModel(ChatOpenAI):
 
     def count_tokens(self, formatted_prompts: list[str]) -> list[int]:
         """Prompt tokens as the server counted them when it scored these prompts (0 if it did not say)."""
-        return [self._prompt_tokens.get(p, 0) for p in formatted_prompts]
+        return [self._prompt_tokens.pop(p, 0) for p in formatted_prompts]  # read once: the dict never grows
 
     def check_scoring(self) -> None:
         """One request, once: refuse (one line) a server whose endpoint returns no top log-probabilities."""
