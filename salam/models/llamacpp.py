@@ -9,6 +9,7 @@ training stays on transformers, and a trained LoRA adapter is converted once int
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import threading
@@ -71,10 +72,14 @@ def _load(model_path: str, lora_path: str | None) -> Any:
 
     logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)  # its load and adapter notes are not errors
     try:
-        return Llama(model_path=model_path, lora_path=lora_path, n_ctx=CONTEXT_TOKENS, n_batch=512,
-                     n_threads=max(1, os.cpu_count() or 1), logits_all=False, verbose=False)
+        model = Llama(model_path=model_path, lora_path=lora_path, n_ctx=CONTEXT_TOKENS, n_batch=512,
+                      n_threads=max(1, os.cpu_count() or 1), logits_all=False, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise SalamError(f"llama.cpp cannot load {lora_path or model_path}: {str(exc).splitlines()[0]}") from exc
+    # Closed before interpreter teardown: llama-cpp-python's __del__ otherwise runs after its C library is gone
+    # and prints a traceback at exit.
+    atexit.register(model.close)
+    return model
 
 
 class LlamaCppChatModel(BaseChatModel):

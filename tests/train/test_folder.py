@@ -119,7 +119,7 @@ def test_bad_base_or_out_never_touches_the_folder(tmp_path, data_dir):
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     (empty / "config.json").write_text("{}")
-    for base, message in (("nonsense", "--base must be 'local' or hf:<local folder>"),
+    for base, message in (("nonsense", "--base must be 'local' or hf:<hub id or folder>"),
                           (f"hf:{empty}", "is not a model folder: it has no weights")):
         code, _, err = run_cli("train", "sft", "--out", str(out), "--overwrite", "--base", base, "--tasks", "Age",
                                "--limit", "2", "--data-dir", str(data_dir))
