@@ -48,6 +48,8 @@ def check_capacity(max_records: int | None) -> None:
 
 @dataclass
 class CurationReport:
+    """What a curation did (or, in a dry run, would do): the counts the CLI prints and the benchmark records."""
+
     records_before: int = 0
     records_after: int = 0
     clusters: int = 0
