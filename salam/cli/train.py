@@ -19,7 +19,7 @@ from salam.train.score.train import ScoreConfig
 from salam.train.sft import SFTTrainConfig
 from salam.train.stasc import StascConfig
 from salam.train.tripost.train import TriPostConfig
-from salam.train.verify import VerifyConfig
+from salam.train.verify import VerifyConfig, format_auroc
 
 app = typer.Typer(help="Train the study assistant (il) or the main model (sft, stasc, tripost, score, verify) with LoRA on a CPU.",
                   no_args_is_help=True)
@@ -137,7 +137,7 @@ def verify(config: VerifyConfig, resume: bool, overwrite: bool, display: str) ->
     typer.echo(f"{m['variant']}: first answers {m.get('first_answers', 'exact')}, examples {m['examples_by_kind']}, {m['steps']} steps in "
                f"{m['train_seconds']:.0f} s (peak RSS {m['peak_rss_mb']:.0f} MB); validation Acc@t1 {100 * m['validation_accuracy']:.1f}%")
     typer.echo(f"τ = {m['verify_threshold']:.4f} on {held['heldout_n']} held-out questions: Acc@t1 {100 * held['heldout_acc_t1']:.1f}% "
-               f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC {'n/a' if held.get('auroc') is None else format(held['auroc'], '.3f')}")
+               f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC {format_auroc(held.get('auroc'))}")
     typer.echo(f"model spec: {m['spec']}")
 
 

@@ -163,7 +163,7 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
     del model
     chosen, signal = choose_threshold(spec, heldout, config, blocks)
     log(f"verify: τ = {chosen['threshold']:.4f} (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} -> Acc@t2 "
-        f"{chosen['heldout_acc_t2']:.3f}, AUROC {_three(signal.get('auroc'))})")
+        f"{chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))})")
     manifest = {
         "method": "verify", "variant": config.variant, "base": config.base, "base_model_sha256": base_hash, "init": start,
         "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "train_questions": len(train), **about,
@@ -219,6 +219,6 @@ class _StaticGuidelines:
         return [(self.by_id.get(q.id, ""), [], 0) for q in questions]
 
 
-def _three(value: float | None) -> str:
+def format_auroc(value: float | None) -> str:
     """A score to 3 decimals, or n/a where it is undefined (held-out answers all right or all wrong)."""
     return "n/a" if value is None else f"{value:.3f}"
