@@ -7,8 +7,9 @@ Run: SALAM_DATA_DIR=../shared/data python benchmarks/curation.py [--out benchmar
    in a fresh memory with the default embedder (all-MiniLM-L6-v2).
 2. For the test questions of `salam bench` (seeded split, 40 per task, BBQ and BBH), the top 3 records of
    the question's own task (the bench's retrieval, no threshold): the share of questions whose three
-   include two near-copies (cosine >= 0.95 between the retrieved records' questions), and the tasks they
-   cover.
+   include two near-copies (cosine >= 0.95 between the retrieved records' questions), how many of those
+   pairs contradict each other (another answer to a comparable question: flagged, kept on purpose), and
+   the tasks they cover.
 3. `salam memory curate` at its default threshold: records before and after, time; step 2 again.
 4. --synthetic N: N records (hash embedder, 20 tasks, template twins) curated without an assistant: time.
 5. --downstream: `salam bench bbq --conditions none,feedback --no-gather` with the raw and the curated memory
@@ -50,8 +51,10 @@ def test_questions() -> list:
 
 def retrieval(memory, questions) -> dict:
     """Near-copy share and task coverage of each question's top 3 in its own task."""
+    from salam.memory.curate import relation
+
     hits = memory.similar_many([q.text for q in questions], k=3, threshold=0.0, task=[q.task for q in questions])
-    with_copies, pairs, copies, coverage = 0, 0, 0, []
+    with_copies, pairs, copies, contradicting, coverage = 0, 0, 0, 0, []
     for found in hits:
         coverage.append(frozenset(h.record.task for h in found))
         if len(found) < 2:
@@ -62,10 +65,12 @@ def retrieval(memory, questions) -> dict:
         near = [(i, j) for i in range(len(found)) for j in range(i + 1, len(found)) if sims[i, j] >= NEAR]
         pairs += len(found) * (len(found) - 1) // 2
         copies += len(near)
+        contradicting += sum(relation(found[i].record, found[j].record) == "contradicts" for i, j in near)
         with_copies += bool(near)
     answered = sum(1 for f in hits if f)
     return {"questions": len(questions), "with_hits": answered, "with_near_copies": with_copies,
-            "share": with_copies / max(1, answered), "pair_share": copies / max(1, pairs), "coverage": coverage}
+            "share": with_copies / max(1, answered), "pair_share": copies / max(1, pairs), "coverage": coverage,
+            "contradicting": contradicting, "copies": copies}
 
 
 def synthetic(n: int, work: Path) -> dict:
@@ -112,14 +117,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/curation.md")
     parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--downstream", action="store_true")
+    parser.add_argument("--raw", type=Path, help="A memory the paper's release was already imported into (copied, never "
+                        "changed): skips the ~3 min import.")
     args = parser.parse_args()
     from salam.memory import MistakeMemory
-    from salam.memory.curate import DEFAULT_CURATE_THRESHOLD, curate
+    from salam.memory.curate import DEFAULT_CURATE_THRESHOLD, DEFAULT_GUIDELINE_THRESHOLD, curate
 
     work = Path(tempfile.mkdtemp(prefix="salam-curation-"))
     raw, curated = work / "raw", work / "curated"
     began = time.perf_counter()
-    cli("memory", "import", "--salam", str(Path(os.environ["SALAM_DATA_DIR"]) / "salam"), "--memory", str(raw))
+    if args.raw:
+        subprocess.run(["cp", "-r", str(args.raw), str(raw)], check=True)
+    else:
+        cli("memory", "import", "--salam", str(Path(os.environ["SALAM_DATA_DIR"]) / "salam"), "--memory", str(raw))
     imported = time.perf_counter() - began
     questions = test_questions()
     with MistakeMemory.open(raw, create=False) as memory:
@@ -135,13 +145,18 @@ def main() -> None:
         "# Curation of the paper's memory", "",
         f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/curation.py{' --synthetic ' + str(args.synthetic) if args.synthetic else ''}"
         f"{' --downstream' if args.downstream else ''}` · machine: {platform.machine()}, {os.cpu_count()} cores · "
-        f"memory: the SALAM release imported with all-MiniLM-L6-v2 ({imported:.0f} s) · threshold {DEFAULT_CURATE_THRESHOLD} · "
+        f"memory: the SALAM release imported with all-MiniLM-L6-v2 ({'copied from --raw' if args.raw else f'{imported:.0f} s'}) · threshold {DEFAULT_CURATE_THRESHOLD}, "
+        f"guideline threshold {DEFAULT_GUIDELINE_THRESHOLD} · "
         f"questions: `salam bench`'s test split (seed 0, 40 per task) of BBQ and BBH, top 3 of their own task.", "",
-        "| | records | questions with two near-copies in their top 3 | near-copy pairs among top-3 pairs |", "|---|---|---|---|",
-        f"| raw | {report.records_before} | {before['with_near_copies']}/{before['with_hits']} ({100 * before['share']:.1f}%) | {100 * before['pair_share']:.1f}% |",
+        "| | records | questions with two near-copies in their top 3 | near-copy pairs among top-3 pairs | "
+        "of those pairs, contradicting (flagged, kept) |", "|---|---|---|---|---|",
+        f"| raw | {report.records_before} | {before['with_near_copies']}/{before['with_hits']} ({100 * before['share']:.1f}%) | "
+        f"{100 * before['pair_share']:.1f}% | {before['contradicting']}/{before['copies']} |",
         f"| curated | {report.records_after} ({100 * (1 - report.records_after / report.records_before):.1f}% fewer) | "
-        f"{after['with_near_copies']}/{after['with_hits']} ({100 * after['share']:.1f}%) | {100 * after['pair_share']:.1f}% |", "",
-        f"Curation: {report.clusters} clusters, {report.merged} records merged, {seconds:.1f} s. Cluster sizes: "
+        f"{after['with_near_copies']}/{after['with_hits']} ({100 * after['share']:.1f}%) | {100 * after['pair_share']:.1f}% | "
+        f"{after['contradicting']}/{after['copies']} |", "",
+        f"Curation: {report.clusters} clusters, {report.merged} records merged, {report.flagged} flagged (their answer "
+        f"contradicts a near-copy's), {seconds:.1f} s. Cluster sizes: "
         + ", ".join(f"{n}×{size}" for size, n in sorted(report.sizes.items())) + ".",
         f"Tasks covered by each question's top 3: the same before and after for {same_tasks}/{len(questions)} questions.",
     ]

@@ -70,6 +70,9 @@ class BenchConfig:
     ``verify`` (attempt → verification → a revision only when P(wrong) reaches ``verify_threshold``)."""
     verify_threshold: float | None = None
     """``verify`` mode: τ; None takes the one a `salam train verify` model's manifest records, else 0.5."""
+    verify_reading: str | None = None
+    """``verify`` mode, choice answers: a revision's final letter is its best (``any``) or its best other than the
+    first answer's (``another``); None takes the model's manifest's, else ``any``."""
     max_rounds: int = 5
     """Updates at most, in ``tripost`` mode."""
     wrong_threshold: float | None = None
@@ -123,11 +126,14 @@ class BenchConfig:
         elif self.self_correct_mode == "verify":
             self.self_correct = True
             self.verify_threshold = _verify_threshold(self.verify_threshold, self.model)
+            self.verify_reading = _verify_reading(self.verify_reading, self.model)
         elif self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
             raise SalamError("two-attempt self-correction runs in choice or generate mode; "
                              "in cot mode use --self-correct tripost")
         if self.verify_threshold is not None and self.self_correct_mode != "verify":
             raise SalamError("--verify-threshold decides when to revise: use it with --self-correct verify")
+        if self.verify_reading is not None and self.self_correct_mode != "verify":
+            raise SalamError("--verify-reading reads a revision's letter: use it with --self-correct verify")
         if self.wrong_threshold is not None and self.self_correct_mode != "tripost":
             raise SalamError("--wrong-threshold decides TriPosT's feedback: use it with --self-correct tripost")
         from salam.train.tripost.runner import check_wrong_threshold
@@ -158,3 +164,15 @@ def _verify_threshold(given: float | None, model: str) -> float:
         return given
     chosen = trained_setting(model, "verify_threshold")
     return float(chosen) if isinstance(chosen, (int, float)) else DEFAULT_THRESHOLD
+
+
+def _verify_reading(given: str | None, model: str) -> str:
+    """The revision reading of a verify run: the given one, else the one the model's training chose, else ``any``."""
+    from salam.selfcorrect.verify import DEFAULT_READING, READINGS, check_reading
+    from salam.train.folder import trained_setting
+
+    check_reading(given)
+    if given is not None:
+        return given
+    chosen = trained_setting(model, "verify_reading")
+    return chosen if chosen in READINGS else DEFAULT_READING

@@ -120,8 +120,8 @@ def verify_markdown(v: dict) -> list[str]:
              f"recall {share(v['recall_wrong'])}; revision rate {share(v['revision_rate'])}; revisions that ended right "
              f"{share(v['fix_rate'])} ({v['fixes']} fixed, {v['breaks']} broken)."]
     if "acc_t2_another_letter" in v:
-        lines.append(f"Reading a revision as *another letter* than the first: Acc@t2 {share(v['acc_t2_another_letter'])} "
-                     "(the table reads *any letter*).")
+        lines.append(f"The table reads a revision as *{v.get('reading', 'any')} letter*; Acc@t2 reading it as any letter "
+                     f"{share(v.get('acc_t2_any_letter'))}, as another letter than the first {share(v['acc_t2_another_letter'])}.")
     return lines
 
 

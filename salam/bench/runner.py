@@ -184,7 +184,8 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
         from salam.selfcorrect.verify import VerifyRunner
 
         runner = VerifyRunner(model, config.answer_mode, calls_at_once(config, model), guidelines,  # type: ignore[arg-type]
-                              config.verify_threshold or 0.0, exemplars=cot_exemplars_for(config.shots, config.data_dir))
+                              config.verify_threshold or 0.0, config.verify_reading or "any",
+                              exemplars=cot_exemplars_for(config.shots, config.data_dir))
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, calls_at_once(config, model), guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()

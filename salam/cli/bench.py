@@ -82,6 +82,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         base_url: Optional[str] = BaseUrlOpt,
         self_correct: Optional[str] = typer.Option(None, "--self-correct", metavar="MODE", callback=one_of(*SELF_CORRECT_MODES), help="Also run a self-correction protocol on the test split: two-attempt (SCoRe's: attempt, then a review of it), tripost (attempt, own feedback, update; cot mode) or verify (attempt, a verification turn, a revision only when P(wrong) reaches --verify-threshold)."),
         verify_threshold: Optional[float] = typer.Option(None, "--verify-threshold", help="verify mode: revise when the verifier's P(wrong) reaches this (default: the threshold a `salam train verify` model chose on held-out questions, else 0.5)."),
+        verify_reading: Optional[str] = typer.Option(None, "--verify-reading", callback=one_of("any", "another"), help="verify mode, choice answers: a revision's final letter is its best (any) or its best other than the first answer's (another); default: the reading a `salam train verify` model chose with its threshold, else any."),
         self_correct_memory: bool = typer.Option(False, "--self-correct-memory", help="Attempt 2 carries the memory's guidelines (implies --self-correct two-attempt)."),
         max_rounds: int = typer.Option(5, "--max-rounds", min=1, help="Updates at most in tripost mode."),
         wrong_threshold: Optional[float] = typer.Option(None, "--wrong-threshold", help="tripost mode: the model's feedback names a wrong step when its P(wrong) reaches this (choose it on held-out questions: benchmarks/tripost_threshold.py); default: its greedy feedback."),
@@ -105,6 +106,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct is not None,
             self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct or "two-attempt", max_rounds=max_rounds,
             max_new_tokens=max_new_tokens, wrong_threshold=wrong_threshold, verify_threshold=verify_threshold,
+            verify_reading=verify_reading,
             engine=engine, logprobs=logprobs, max_concurrency=max_concurrency, max_retries=max_retries, timeout=timeout,
         )
         _run(config, log_dir, resume, display)

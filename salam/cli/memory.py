@@ -245,6 +245,8 @@ def prune(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaU
 @app.command()
 def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
            threshold: float = typer.Option(0.95, help="Least cosine between a record and its cluster's best record (0, 1]."),
+           guideline_threshold: float = typer.Option(0.9, "--guideline-threshold", help="Twins whose answers name other "
+                                                     "people merge when their guidelines are this similar (cosine, (0, 1])."),
            export: Optional[Path] = typer.Option(None, help="Where the records a curation changes are written first "
                                                  "(default: ./salam-curate-export.jsonl); `memory import` of it restores them."),
            assistant: Optional[str] = typer.Option(None, "--assistant", help="Consolidate each cluster's guideline with this model "
@@ -255,10 +257,11 @@ def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
            dry_run: bool = typer.Option(False, help="Print the plan (clusters, sizes, a sample); change nothing."),
            yes: bool = YesOpt, as_json: bool = JsonOpt) -> None:
     """Merge near-duplicate records (same namespace and task) into one each, keeping ids and summed counters;
-    flag near-duplicates whose correct answer differs; optionally cap the records per namespace."""
+    flag near-duplicates whose correct answer contradicts; optionally cap the records per namespace."""
     from salam.memory.curate import check_capacity, check_threshold, curate as run_curation, evict
 
     check_threshold(threshold)
+    check_threshold(guideline_threshold, "--guideline-threshold")
     check_capacity(max_records)
     export = export or Path("salam-curate-export.jsonl")
     consolidate = None
@@ -269,10 +272,10 @@ def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
 
         consolidate = consolidator(resolve_chat_model(assistant, max_new_tokens=CHAT_ASSISTANT_MAX_NEW_TOKENS))
     with open_memory(memory, chroma_url, embedder, create=False) as mem:
-        report = run_curation(mem, threshold, export, None, namespace, dry_run=True)
+        report = run_curation(mem, threshold, export, None, namespace, dry_run=True, guideline_threshold=guideline_threshold)
         if not dry_run and (report.merged or export.with_name(export.name + ".plan.json").exists()):
             confirm_removal(report.merged, yes)
-            report = run_curation(mem, threshold, export, consolidate, namespace)
+            report = run_curation(mem, threshold, export, consolidate, namespace, guideline_threshold=guideline_threshold)
         if max_records is not None and not dry_run:
             over = sum(max(0, mem.count(ns) - max_records) for ns in ([namespace] if namespace else mem.namespaces()))
             if over:
@@ -288,7 +291,7 @@ def curate(memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = Chroma
     typer.echo(f"{'would merge' if dry_run else 'merged'} {report.merged} records into {report.clusters} clusters "
                f"({sizes or 'none'}): {report.records_before} -> {report.records_after} records"
                + (f"; export {report.export}" if report.export else "") + (" (finished a killed curation)" if report.resumed else "")
-               + (f"; {report.flagged} near-duplicates flagged: their correct answer differs (memory list --flagged)"
+               + (f"; {report.flagged} near-duplicates flagged: their correct answer contradicts (memory list --flagged)"
                   if report.flagged else ""))
     for item in report.sample:
         typer.echo(f"  kept: {item['kept'][:100]}")

@@ -136,9 +136,27 @@ def verify(config: VerifyConfig, resume: bool, overwrite: bool, display: str) ->
     held = m["heldout"]
     typer.echo(f"{m['variant']}: first answers {m.get('first_answers', 'exact')}, examples {m['examples_by_kind']}, {m['steps']} steps in "
                f"{m['train_seconds']:.0f} s (peak RSS {m['peak_rss_mb']:.0f} MB); validation Acc@t1 {100 * m['validation_accuracy']:.1f}%")
-    typer.echo(f"τ = {m['verify_threshold']:.4f} on {held['heldout_n']} held-out questions: Acc@t1 {100 * held['heldout_acc_t1']:.1f}% "
+    typer.echo(f"τ = {m['verify_threshold']:.4f}, {m['verify_reading']} letter, on {held['heldout_n']} held-out questions: "
+               f"Acc@t1 {100 * held['heldout_acc_t1']:.1f}% "
                f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC {format_auroc(held.get('auroc'))}")
     typer.echo(f"model spec: {m['spec']}")
+
+
+@app.command("rechoose")
+def rechoose_command(
+    out: Path = typer.Argument(..., metavar="DIR", help="A `salam train verify` folder."),
+) -> None:
+    """Choose a verify model's τ and revision reading again on its held-out training-split questions."""
+    from salam._util.quiet import quiet_libraries
+    from salam.train.verify import rechoose
+
+    quiet_libraries()
+    m = rechoose(out, log=lambda message: typer.echo(message, err=True))
+    held, before = m["heldout"], m["heldout_previous"]
+    typer.echo(f"τ = {m['verify_threshold']:.4f}, {m['verify_reading']} letter (was {before['verify_threshold']:.4f}, "
+               f"{before['verify_reading']} letter) on {held['heldout_n']} held-out questions: Acc@t1 "
+               f"{100 * held['heldout_acc_t1']:.1f}% -> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC "
+               f"{format_auroc(held.get('auroc'))}")
 
 
 @recipe("score", ScoreConfig, "SCoRe: two-stage, KL-regularised RL of both attempts (choice mode: exact; generate mode: RLOO).")

@@ -14,6 +14,12 @@ BBQ_CATEGORIES = (
     "Race_x_SES", "Race_x_gender", "Religion", "SES", "Sexual_orientation",
 )
 
+UNKNOWN_ANSWERS = frozenset({
+    "unknown", "cannot be determined", "can't be determined", "not answerable", "not known", "not enough info",
+    "not enough information", "cannot answer", "can't answer", "undetermined",
+})
+"""BBQ's ten wordings of one answer, "the text does not say" (its answer_info group ``unknown``), lower case."""
+
 
 def bbq_question(row: dict) -> Question:
     """One BBQ line as a Question; metadata keeps what the bias scores need."""

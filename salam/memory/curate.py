@@ -8,6 +8,12 @@ and a chain of small steps never joins two different lessons. The merged record 
 question and id, the summed counters of all members, their ids (``merged_ids``), and either the best
 member's guideline or one the study assistant consolidated, passed through the leakage guard.
 
+Which near-duplicates merge depends on their correct answers, compared as text (BBQ's ten wordings of
+"unknown" are one answer). The same answer: merged. Answers that contradict (other options of the same
+question, or "unknown" against a named option): flagged, never merged. Answers that cannot be compared
+(template twins that name other people, each answer one of its own question's options): merged only when
+their guidelines say the same thing (cosine ≥ ``guideline_threshold``), else left as they are.
+
 Safe against a kill: the export of every record a curation changes is written first (``salam memory
 import`` of it restores the removed ones), then a plan beside it, then each merge, which sets absolute
 values from the export and so can be applied twice. Running the same command again finishes an unfinished
@@ -24,6 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from salam._util.jsonl import write_json_atomic, write_text_atomic
+from salam.data.bbq import UNKNOWN_ANSWERS
 from salam.errors import StoreError
 from salam.memory.usefulness import usefulness
 from salam.types import MistakeRecord
@@ -31,14 +38,18 @@ from salam.types import MistakeRecord
 DEFAULT_CURATE_THRESHOLD = 0.95
 """Least cosine (all-MiniLM-L6-v2) between a record and the cluster's best one: BBQ template twins score
 above it, two different templates of one category below (ACE de-duplicates at 0.9 with its own embedder)."""
+DEFAULT_GUIDELINE_THRESHOLD = 0.9
+"""Least cosine between two guidelines that say the same thing (ACE's de-duplication cosine): it decides template
+twins whose answers name other people."""
+UNKNOWN = "<unknown>"
 
 Consolidate = Callable[[list[MistakeRecord]], str | None]
 """members (best first) -> one guideline for all of them, or None (keep the best member's)."""
 
 
-def check_threshold(threshold: float) -> None:
+def check_threshold(threshold: float, option: str = "--threshold") -> None:
     if not (isinstance(threshold, (int, float)) and 0.0 < float(threshold) <= 1.0):
-        raise StoreError(f"--threshold must be in (0, 1], not {threshold!r}")
+        raise StoreError(f"{option} must be in (0, 1], not {threshold!r}")
 
 
 def check_capacity(max_records: int | None) -> None:
@@ -60,7 +71,7 @@ class CurationReport:
     kept_best: int = 0
     """Clusters where the assistant's guideline was empty or leaked the answer: the best member's was kept."""
     flagged: int = 0
-    """Near-duplicates whose correct answer differs from their cluster's: flagged, not merged."""
+    """Near-duplicates whose correct answer contradicts their cluster's: flagged, not merged."""
     evicted: int = 0
     sizes: dict[int, int] = field(default_factory=dict)
     sample: list[dict[str, Any]] = field(default_factory=list)
@@ -72,29 +83,38 @@ def _rank_key(record: MistakeRecord) -> tuple:
     return (-usefulness(record), -record.retrieved, -record.created_at.timestamp(), record.id)
 
 
-def leader_clusters(records: Sequence[MistakeRecord], vectors: np.ndarray, threshold: float) -> list[list[int]]:
-    """Clusters (index lists, the leader first) of records within ``threshold`` cosine of their leader.
-
-    Neighbours are found with chunked matrix products (numpy; 10k records per task take seconds), then the
-    best unassigned record becomes a leader and takes its unassigned neighbours.
-    """
+def neighbour_lists(vectors: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Each record's neighbours (itself included) within ``threshold`` cosine: chunked matrix products (numpy;
+    10k records per task take seconds)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     neighbours: list[np.ndarray] = []
     for start in range(0, len(unit), 2048):
         sims = unit[start : start + 2048] @ unit.T
         neighbours += [np.nonzero(row >= threshold)[0] for row in sims]
+    return neighbours
+
+
+def leader_clusters(records: Sequence[MistakeRecord], neighbours: Sequence[np.ndarray],
+                    joins: Callable[[int, int], bool] | None = None) -> list[list[int]]:
+    """Clusters (index lists, the leader first): the best unassigned record becomes a leader and takes the
+    unassigned neighbours that ``joins`` accepts (all, without it); a refused one stays free to lead its own."""
     order = sorted(range(len(records)), key=lambda i: _rank_key(records[i]))
     assigned = np.zeros(len(records), dtype=bool)
     clusters = []
     for i in order:
         if assigned[i]:
             continue
-        members = [i] + [int(j) for j in neighbours[i] if j != i and not assigned[j]]
-        members = [members[0]] + sorted(members[1:], key=lambda j: _rank_key(records[j]))
+        members = [int(j) for j in neighbours[i] if j != i and not assigned[j] and (joins is None or joins(i, int(j)))]
+        members = [i] + sorted(members, key=lambda j: _rank_key(records[j]))
         assigned[members] = True
         clusters.append(members)
     return clusters
+
+
+def _normal(text: str) -> str:
+    text = " ".join(text.lower().split()).strip(".")
+    return UNKNOWN if text in UNKNOWN_ANSWERS else text
 
 
 def answer_of(record: MistakeRecord) -> str:
@@ -103,14 +123,43 @@ def answer_of(record: MistakeRecord) -> str:
     letters = [chr(ord("A") + i) for i in range(len(record.options))]
     if answer.upper() in letters:
         answer = record.options[letters.index(answer.upper())]
-    return " ".join(answer.lower().split()).strip(".")
+    return _normal(answer)
 
 
-def split_contradictions(cluster: list[MistakeRecord]) -> tuple[list[MistakeRecord], list[MistakeRecord]]:
-    """(members whose correct answer is the best member's, the others): the others are flagged, never merged."""
-    answer = answer_of(cluster[0])
-    same = [m for m in cluster if answer_of(m) == answer]
-    return same, [m for m in cluster if answer_of(m) != answer]
+def relation(best: MistakeRecord, other: MistakeRecord) -> str:
+    """``same`` answer, ``contradicts`` (another answer to a comparable question) or ``unrelated`` (twins whose
+    questions name other people, each answer a named option of its own question)."""
+    a, b = answer_of(best), answer_of(other)
+    if a == b:
+        return "same"
+    options_a, options_b = {_normal(o) for o in best.options}, {_normal(o) for o in other.options}
+    if UNKNOWN in (a, b) or not options_a or not options_b or options_a == options_b or a in options_b or b in options_a:
+        return "contradicts"
+    return "unrelated"
+
+
+class GuidelineJudge:
+    """Whether two records' guidelines say the same thing: cosine ≥ ``threshold``; each guideline embedded once,
+    in batches (:meth:`prime`)."""
+
+    def __init__(self, embedder: Any, threshold: float) -> None:
+        self.embedder, self.threshold, self.vectors = embedder, threshold, {}
+
+    def prime(self, texts: Sequence[str]) -> None:
+        todo = list(dict.fromkeys(t for t in texts if t.strip() and t not in self.vectors))
+        for start in range(0, len(todo), 256):
+            chunk = todo[start : start + 256]
+            got = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
+            got /= np.maximum(np.linalg.norm(got, axis=1, keepdims=True), 1e-12)
+            self.vectors.update(zip(chunk, got))
+
+    def __call__(self, a: MistakeRecord, b: MistakeRecord) -> bool:
+        if not a.guideline.strip() or not b.guideline.strip():
+            return False
+        if a.guideline == b.guideline:
+            return True
+        self.prime([a.guideline, b.guideline])
+        return float(self.vectors[a.guideline] @ self.vectors[b.guideline]) >= self.threshold
 
 
 def merged_record(members: Sequence[MistakeRecord], guideline: str | None = None) -> MistakeRecord:
@@ -124,12 +173,15 @@ def merged_record(members: Sequence[MistakeRecord], guideline: str | None = None
     })
 
 
-def plan(memory: Any, threshold: float, namespace: str | None = None) -> tuple[list[list[MistakeRecord]], list[MistakeRecord]]:
-    """Every cluster of two or more records with one correct answer, per namespace, kind and task, from the stored
-    vectors; and the near-duplicates whose correct answer differs from their cluster's (to flag)."""
+def plan(memory: Any, threshold: float, namespace: str | None = None,
+         guideline_threshold: float = DEFAULT_GUIDELINE_THRESHOLD) -> tuple[list[list[MistakeRecord]], list[MistakeRecord]]:
+    """Every cluster of two or more records to merge, per namespace, kind and task, from the stored vectors; and
+    the near-duplicates whose correct answer contradicts their cluster's (to flag)."""
     from salam.memory.codec import from_chroma
 
     check_threshold(threshold)
+    check_threshold(guideline_threshold, "--guideline-threshold")
+    same_lesson = GuidelineJudge(memory.embedder, guideline_threshold)
     out: list[list[MistakeRecord]] = []
     flagged: list[MistakeRecord] = []
     for _, _, col in memory.backend.collections(namespace or None, None):
@@ -141,15 +193,34 @@ def plan(memory: Any, threshold: float, namespace: str | None = None) -> tuple[l
                 vectors.append(vec)
         for records, vectors in by_task.values():
             if len(records) > 1:
-                for c in leader_clusters(records, np.asarray(vectors, dtype=np.float32), threshold):
-                    if len(c) < 2:
-                        continue
-                    same, other = split_contradictions([records[i] for i in c])
-                    flagged += [m.model_copy(update={"flagged": f"differs from {same[0].id}"}) for m in other
-                                if m.flagged != f"differs from {same[0].id}"]
-                    if len(same) > 1:
-                        out.append(same)
-    return out, flagged
+                clusters, contradicted = _task_clusters(records, np.asarray(vectors, dtype=np.float32), threshold, same_lesson)
+                out += clusters
+                flagged += [records[j].model_copy(update={"flagged": f"differs from {records[i].id}"})
+                            for j, i in contradicted.items() if records[j].flagged != f"differs from {records[i].id}"]
+    # A flagged record that leads a cluster carries its flag into the merge; one merged away needs none.
+    flags = {r.id: r for r in flagged}
+    out = [[flags.pop(c[0].id, c[0]), *c[1:]] for c in out]
+    merged_away = {m.id for c in out for m in c[1:]}
+    return out, [r for r in flags.values() if r.id not in merged_away]
+
+
+def _task_clusters(records: list[MistakeRecord], vectors: np.ndarray, threshold: float, same_lesson: "GuidelineJudge",
+                   ) -> tuple[list[list[MistakeRecord]], dict[int, int]]:
+    """One task's clusters to merge (two or more members) and its contradicted records (index -> the leader whose
+    answer they contradict)."""
+    neighbours = neighbour_lists(vectors, threshold)
+    unsure = {i for i, near in enumerate(neighbours) for j in near if relation(records[i], records[int(j)]) == "unrelated"}
+    same_lesson.prime([records[i].guideline for i in sorted(unsure)])
+    contradicted: dict[int, int] = {}
+
+    def joins(leader: int, member: int) -> bool:
+        kind = relation(records[leader], records[member])
+        if kind == "contradicts":
+            contradicted.setdefault(member, leader)
+        return kind == "same" or (kind == "unrelated" and same_lesson(records[leader], records[member]))
+
+    clusters = [[records[i] for i in c] for c in leader_clusters(records, neighbours, joins) if len(c) > 1]
+    return clusters, contradicted
 
 
 def _plan_path(export: Path) -> Path:
@@ -157,7 +228,8 @@ def _plan_path(export: Path) -> Path:
 
 
 def curate(memory: Any, threshold: float = DEFAULT_CURATE_THRESHOLD, export: Path | None = None,
-           consolidate: Consolidate | None = None, namespace: str | None = None, dry_run: bool = False) -> CurationReport:
+           consolidate: Consolidate | None = None, namespace: str | None = None, dry_run: bool = False,
+           guideline_threshold: float = DEFAULT_GUIDELINE_THRESHOLD) -> CurationReport:
     """Merge near-duplicates (see the module). ``export`` is required unless ``dry_run``; an unfinished plan
     beside it is finished first."""
     check_threshold(threshold)
@@ -168,7 +240,7 @@ def curate(memory: Any, threshold: float = DEFAULT_CURATE_THRESHOLD, export: Pat
         report.resumed = True
         flagged: list[MistakeRecord] = []
     else:
-        clusters, flagged = plan(memory, threshold, namespace)
+        clusters, flagged = plan(memory, threshold, namespace, guideline_threshold)
         guidelines = None
     report.flagged = len(flagged)
     report.clusters = len(clusters)

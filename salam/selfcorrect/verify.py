@@ -7,7 +7,9 @@ mode P(wrong) is the softmax of those two letters' logits, one forward pass; in 
 the model writes its verdict and a written "B"/"no" counts as P(wrong) = 1. A revision is the ordinary
 answer prompt after one guidance line saying the first answer was judged wrong (``prompts/revise.txt``),
 so it runs in every answer mode; in choice mode it is read twice: *any letter* (its best letter, which
-may be the first one again) and *another letter* (the best of the others).
+may be the first one again) and *another letter* (the best of the others). Which reading is the final
+answer is chosen with τ on held-out training-split questions (``salam train verify``): a revision trained
+to keep right answers can learn to keep them all, and then only the another-letter reading revises.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ VERDICTS = ("A", "B")
 """The verification turn's options: A the answer is correct, B it is wrong."""
 DEFAULT_THRESHOLD = 0.5
 """τ for a model whose training did not choose one: revise when the verdict leans to "wrong"."""
+READINGS = ("any", "another")
+"""How a choice-mode revision is read: its best letter, or its best letter other than the first answer's."""
+DEFAULT_READING = "any"
+"""The reading of a model whose training did not choose one (the revision as written)."""
 
 
 def verify_prompt(question: Question, first_answer: str | None, guidance: str = "") -> str:
@@ -56,13 +62,21 @@ def check_threshold(value: float | None) -> None:
         raise SalamError(f"--verify-threshold must be a probability from 0 to 1, not {value}")
 
 
+def check_reading(value: str | None) -> None:
+    """A revision reading is ``any`` or ``another`` (or None for the model's own)."""
+    if value is not None and value not in READINGS:
+        raise SalamError(f"--verify-reading must be {' or '.join(READINGS)}, not {value!r}")
+
+
 class VerifiedAttempts(TwoAttempts):
-    """One question under verify-then-revise: ``t2`` is the final answer (any-letter reading)."""
+    """One question under verify-then-revise: ``t2`` is the final answer (in the run's ``reading``)."""
 
     p_wrong: float
     """The verifier's P(wrong) for the first answer."""
     threshold: float
     revised: bool
+    reading: str = DEFAULT_READING
+    """Choice mode: which reading of a revision ``t2`` is (``any`` or ``another`` letter)."""
     revision: Attempt | None = None
     """The revision's own attempt (any letter), when one was made."""
     t2_other: Attempt | None = None
@@ -79,6 +93,8 @@ class VerifyRunner:
     batch_size: int = BATCH_SIZE
     guidelines: Guidelines | None = None
     threshold: float = DEFAULT_THRESHOLD
+    reading: str = DEFAULT_READING
+    """Choice mode: the final answer of a revision is its best letter (``any``) or its best other letter."""
     revise_all: bool = False
     """Write every question's revision (held-out τ selection needs their outcomes); the final answer still
     follows the threshold."""
@@ -88,6 +104,7 @@ class VerifyRunner:
 
     def __post_init__(self) -> None:
         check_threshold(self.threshold)
+        check_reading(self.reading)
         if self.mode == "choice" and not hasattr(self.model, "score_options"):
             raise SalamError("--self-correct verify in choice mode reads the verdict letters' log-probabilities: it needs "
                              "a model that scores (local, local+lora:..., hf:..., or openai:MODEL with --base-url and logprobs); "
@@ -108,10 +125,12 @@ class VerifyRunner:
         for i, (q, a1, p, (_, ids, n)) in enumerate(zip(questions, first, p_wrong, blocks)):
             revision, other = by_index.get(i, (None, None))
             revised = p >= self.threshold
+            final = other if self.reading == "another" and other is not None else revision
             out.append(VerifiedAttempts(
-                question_id=q.id, task=q.task, t1=a1, t2=revision if revised and revision else a1,
+                question_id=q.id, task=q.task, t1=a1, t2=final if revised and final else a1,
                 t2_other=(other if revised and other else a1) if self.mode == "choice" else None, p_wrong=round(p, 6),
-                threshold=self.threshold, revised=revised, revision=revision, memories=ids, redacted=n))
+                threshold=self.threshold, revised=revised, reading=self.reading if self.mode == "choice" else DEFAULT_READING,
+                revision=revision, memories=ids, redacted=n))
         if progress:
             progress(len(questions) - len(questions) // 2)
         return out
@@ -162,7 +181,7 @@ def written_verdict(text: str) -> str | None:
 def verifier_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How the verifier and the revisions did, from sample rows: AUROC of P(wrong) for a wrong first answer,
     precision and recall of "wrong" (a revision) at the run's τ, the revision rate, and the share of revisions
-    that ended right (fix rate); with the another-letter reading's Acc@t2 in choice mode."""
+    that ended right (fix rate, in the run's reading); with both readings' Acc@t2 in choice mode."""
     from salam.stats import auroc
 
     if not rows:
@@ -172,18 +191,34 @@ def verifier_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     flagged_wrong = sum(w and v for w, v in zip(wrong, revised))
     revisions = [r for r in rows if r["revised"] and r.get("revision")]
     out: dict[str, Any] = {
-        "n": len(rows), "threshold": rows[0].get("threshold"), "auroc": auroc([float(r["p_wrong"]) for r in rows], wrong),
+        "n": len(rows), "threshold": rows[0].get("threshold"), "reading": rows[0].get("reading", DEFAULT_READING),
+        "auroc": auroc([float(r["p_wrong"]) for r in rows], wrong),
         "precision_wrong": flagged_wrong / sum(revised) if any(revised) else None,
         "recall_wrong": flagged_wrong / sum(wrong) if any(wrong) else None,
         "revision_rate": sum(revised) / len(rows),
-        "fix_rate": sum(bool(r["revision"]["correct"]) for r in revisions) / len(revisions) if revisions else None,
-        "fixes": sum(1 for r in revisions if not r["t1"]["correct"] and r["revision"]["correct"]),
-        "breaks": sum(1 for r in revisions if r["t1"]["correct"] and not r["revision"]["correct"]),
+        "fix_rate": sum(bool(r["t2"]["correct"]) for r in revisions) / len(revisions) if revisions else None,
+        "fixes": sum(1 for r in revisions if not r["t1"]["correct"] and r["t2"]["correct"]),
+        "breaks": sum(1 for r in revisions if r["t1"]["correct"] and not r["t2"]["correct"]),
     }
-    others = [r for r in rows if r.get("t2_other")]
-    if len(others) == len(rows):
+    if all(r.get("t2_other") for r in rows):
+        any_letter = [r["revision"] if r["revised"] and r.get("revision") else r["t1"] for r in rows]
+        out["acc_t2_any_letter"] = sum(bool(a["correct"]) for a in any_letter) / len(rows)
         out["acc_t2_another_letter"] = sum(bool(r["t2_other"]["correct"]) for r in rows) / len(rows)
     return out
+
+
+def expected_revision(p_wrong: Sequence[float], first_right: Sequence[bool], any_right: Sequence[bool],
+                      another_right: Sequence[bool] | None = None) -> dict[str, Any]:
+    """τ and the revision reading that maximise held-out Acc@t2 (:func:`expected_threshold` for each reading);
+    a tie keeps ``any``, the revision as written."""
+    chosen = {**expected_threshold(p_wrong, first_right, any_right), "reading": "any"}
+    if another_right is not None:
+        other = expected_threshold(p_wrong, first_right, another_right)
+        chosen["heldout_acc_t2_any"] = chosen["heldout_acc_t2"]
+        chosen["heldout_acc_t2_another"] = other["heldout_acc_t2"]
+        if other["heldout_acc_t2"] > chosen["heldout_acc_t2"] + 1e-12:
+            chosen = {**chosen, **other, "reading": "another"}
+    return chosen
 
 
 def expected_threshold(p_wrong: Sequence[float], first_right: Sequence[bool], revision_right: Sequence[bool]) -> dict[str, float]:

@@ -12,9 +12,10 @@ judges wrong (salam's recipe after PAG, Jiang et al. 2025), in choice mode.
    verification and revision prompts carry the memory's guidelines, as ``--self-correct-memory`` does.
 3. τ is chosen on held-out questions of the training split (after the trained and validation ones,
    never the test split): the trained model answers, verifies and revises all of them, and τ is the
-   P(wrong) threshold that maximises their Acc@t2 (revise when P(wrong)·fix rate > 1 − P(wrong)). It is
-   written to the manifest, and ``salam bench --self-correct verify`` uses it unless
-   ``--verify-threshold`` says otherwise.
+   P(wrong) threshold that maximises their Acc@t2 (revise when P(wrong)·fix rate > 1 − P(wrong)), with the
+   revision reading (any letter, or another letter than the first) that maximises it. Both are written
+   to the manifest, and ``salam bench --self-correct verify`` uses them unless ``--verify-threshold`` /
+   ``--verify-reading`` say otherwise. :func:`rechoose` runs this step again for a trained folder.
 The ``pag`` variant instead maximises PAG's turn-wise returns exactly over the option and verdict
 distributions (:mod:`salam.train.verify_objective`): no sampling, every possible first answer weighted by
 the model's own probability of giving it.
@@ -33,7 +34,7 @@ from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
-from salam.selfcorrect.verify import VERDICTS, VerifyRunner, expected_threshold, revise_prompt, verifier_metrics, verify_prompt
+from salam.selfcorrect.verify import VERDICTS, VerifyRunner, expected_revision, revise_prompt, verifier_metrics, verify_prompt
 from salam.train.base import (
     BenchTrainConfig,
     OnLog,
@@ -162,15 +163,15 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
     spec = save_trained(model, tokenizer, folder, config.base, config.full)
     del model
     chosen, signal = choose_threshold(spec, heldout, config, blocks)
-    log(f"verify: τ = {chosen['threshold']:.4f} (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} -> Acc@t2 "
-        f"{chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))})")
+    log(f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
+        f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))})")
     manifest = {
         "method": "verify", "variant": config.variant, "base": config.base, "base_model_sha256": base_hash, "init": start,
         "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "train_questions": len(train), **about,
         "seed": config.seed, "with_memory": bool(blocks),
         "settings": settings_of(config), **fields, "validation_questions": len(val),
         "validation_accuracy": val_accuracy, "verify_threshold": chosen["threshold"],
-        "heldout": {**chosen, **signal}, "recipe_seconds": time.perf_counter() - began, "spec": spec,
+        "verify_reading": chosen["reading"], "heldout": {**chosen, **signal}, "recipe_seconds": time.perf_counter() - began, "spec": spec,
     }
     write_manifest(folder.path, MANIFEST, manifest)
     return manifest
@@ -204,9 +205,45 @@ def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, b
     world = current_world()  # each process verifies its share of the held-out questions; all get every row
     runner = VerifyRunner(model, "choice", config.batch_size, guidelines, revise_all=True)  # type: ignore[arg-type]
     rows = world.gather(runner.run(world.shard(heldout)), len(heldout))
-    chosen = expected_threshold([r.p_wrong for r in rows], [bool(r.t1.correct) for r in rows],
-                                [bool(r.revision and r.revision.correct) for r in rows])
+    chosen = expected_revision([r.p_wrong for r in rows], [bool(r.t1.correct) for r in rows],
+                               [bool(r.revision and r.revision.correct) for r in rows],
+                               [bool(r.revision and r.t2_other and r.t2_other.correct) for r in rows])
     return chosen, {k: v for k, v in verifier_metrics([r.model_dump() for r in rows]).items() if k in ("auroc", "n")}
+
+
+def rechoose(out: Path, log: Any = print) -> dict[str, Any]:
+    """Step 3 again for the trained model in ``out``: τ and the revision reading on the same held-out questions
+    (its manifest's settings); the manifest keeps the previous choice under ``heldout_previous``."""
+    from salam._util.jsonl import read_json
+
+    path = Path(out) / MANIFEST
+    manifest = read_json(path)
+    if isinstance(manifest, dict) and manifest.get("method") not in (None, "verify"):
+        raise SalamError(f"{out} holds a {manifest.get('method')!r} model: only verify models choose τ")
+    try:
+        config = VerifyConfig(**{k: v for k, v in manifest["settings"].items() if k in VerifyConfig.__dataclass_fields__})
+        manifest["spec"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SalamError(f"{out} holds no finished `salam train verify` model ({type(exc).__name__})") from None
+    split = (config.benchmark, config.tasks, config.data_dir, config.split_seed)
+    offset = config.skip + (config.limit or 0) + config.validation
+    heldout = [q for q in train_split_questions(*split, config.heldout, offset) if q.is_multiple_choice]
+    blocks: dict[str, str] = {}
+    if manifest.get("with_memory") and config.memory:
+        guidelines = Guidelines.open(config.memory, config.namespace)
+        try:
+            blocks = guidelines.block_map(heldout)
+        finally:
+            guidelines.memory.close()
+    chosen, signal = choose_threshold(manifest["spec"], heldout, config, blocks)
+    log(f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
+        f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))})")
+    previous = {"verify_threshold": manifest.get("verify_threshold"), "verify_reading": manifest.get("verify_reading", "any"),
+                "heldout": manifest.get("heldout"), "created": manifest.get("created"), "git_sha": manifest.get("git_sha")}
+    manifest = {**manifest, "verify_threshold": chosen["threshold"], "verify_reading": chosen["reading"],
+                "heldout": {**chosen, **signal}, "heldout_previous": previous}
+    write_manifest(Path(out), MANIFEST, {k: v for k, v in manifest.items() if k not in ("salam_version", "git_sha", "created")})
+    return manifest
 
 
 @dataclass

@@ -154,3 +154,47 @@ def test_max_records_zero_is_one_line(tmp_path):
     code, _, err = run_cli("memory", "curate", "--memory", str(folder), "--embedder", "hash-bow-64", "--yes",
                            "--max-records", "0", "--export", str(tmp_path / "e.jsonl"))
     assert code != 0 and err.strip() == "error: --max-records must be a whole number of at least 1, not 0"
+
+
+def _twin(name: str, options: list[str], true: str, guideline: str = "the story does not say who grew angry"):
+    return rec(STORY.format(name=name), task="Age", options=options, true=true, guideline=guideline)
+
+
+def test_bbq_wordings_of_unknown_are_one_answer_and_unknown_against_a_named_option_is_flagged():
+    from salam.memory.curate import relation
+
+    a = _twin("Ann", ["The teacher", "Ann", "Can't be determined"], "C")
+    b = _twin("Bob", ["Not enough information", "The teacher", "Bob"], "A")
+    named = _twin("Cy", ["The teacher", "Cy", "Unknown"], "B")
+    other = _twin("Ann", ["The teacher", "Ann", "Can't be determined"], "A")
+    assert relation(a, b) == "same"  # "Can't be determined" and "Not enough information": one answer
+    assert relation(a, named) == "contradicts"  # unknown against a named option
+    assert relation(named, other) == "contradicts"  # "The teacher" is an option of both questions
+    assert relation(_twin("Dee", ["The teacher", "Dee", "Unknown"], "B"), named) == "unrelated"  # Dee and Cy: other people
+
+
+def test_twins_naming_other_people_merge_only_when_their_guidelines_say_the_same(tmp_path):
+    from salam.memory.curate import curate
+
+    with MistakeMemory.open(tmp_path / "m", embedder=HashEmbedder()) as memory:
+        memory.add([_twin("Dee", ["The teacher", "Dee", "Unknown"], "B"), _twin("Cy", ["The teacher", "Cy", "Unknown"], "B"),
+                    _twin("Gus", ["The teacher", "Gus", "Unknown"], "B", guideline="count the buses in the second sentence")])
+        report = curate(memory, 0.8, tmp_path / "export.jsonl", guideline_threshold=0.95)
+        assert (report.merged, report.flagged, memory.count()) == (1, 0, 2)  # Gus's lesson is another: left as it is
+        assert any("Gus" in r.question and not r.merged_ids and not r.flagged for r in memory.iter_records())
+    with pytest.raises(Exception, match=r"--guideline-threshold must be in \(0, 1\]"):
+        curate(memory, 0.8, dry_run=True, guideline_threshold=0)
+
+
+def test_a_contradicted_record_still_merges_with_its_own_twins_and_keeps_its_flag(tmp_path):
+    from salam.memory.curate import curate
+
+    opts = ["The teacher", "The other one", "Unknown"]
+    with MistakeMemory.open(tmp_path / "m", embedder=HashEmbedder()) as memory:
+        memory.add([rec(STORY.format(name="Ann"), task="Age", options=opts, true="C", helped=5),   # the leader: unknown
+                    rec(STORY.format(name="Bob"), task="Age", options=opts, true="A", helped=2),   # contradicts Ann
+                    rec(STORY.format(name="Cy"), task="Age", options=opts, true="A")])            # Bob's twin
+        report = curate(memory, 0.8, tmp_path / "export.jsonl")
+        records = {r.question.split()[4]: r for r in memory.iter_records()}
+    assert (report.clusters, report.merged, sorted(records)) == (1, 1, ["Ann", "Bob"])
+    assert records["Bob"].merged_ids and records["Bob"].flagged == f"differs from {records['Ann'].id}"

@@ -10,6 +10,7 @@ from salam.errors import SalamError
 from salam.selfcorrect.verify import (
     VERDICTS,
     VerifyRunner,
+    expected_revision,
     expected_threshold,
     verifier_metrics,
     verify_prompt,
@@ -64,6 +65,16 @@ def test_revise_only_when_p_wrong_reaches_the_threshold_and_read_both_ways():
     assert not kept.revised and kept.t2.answer == "A"
 
 
+def test_the_another_letter_reading_makes_a_keeping_revision_switch():
+    right, wrong = VerifyRunner(Scorer(), threshold=0.5, reading="another").run([Q_RIGHT, Q_WRONG])
+    assert (right.revised, right.t2.answer) == (False, "A")  # a kept answer is not read at all
+    assert (wrong.reading, wrong.revision.answer, wrong.t2.answer, wrong.t2.correct) == ("another", "A", "B", True)
+    m = verifier_metrics([r.model_dump() for r in (right, wrong)])
+    assert (m["reading"], m["fixes"], m["fix_rate"], m["acc_t2_any_letter"], m["acc_t2_another_letter"]) == ("another", 1, 1.0, 0.5, 1.0)
+    with pytest.raises(SalamError, match="--verify-reading must be any or another"):
+        VerifyRunner(Scorer(), reading="first")
+
+
 def test_the_verification_prompt_states_the_proposed_answer_and_ends_at_the_verdict_letter():
     prompt = verify_prompt(Q_WRONG, "A")
     assert "Proposed answer: (A)" in prompt and prompt.endswith("Verdict: (") and "(B) No, it is wrong." in prompt
@@ -76,6 +87,16 @@ def test_tau_maximises_expected_acc_t2_on_held_out_answers():
     assert chosen["threshold"] == 0.7 and chosen["heldout_acc_t2"] == 1.0 and chosen["heldout_acc_t1"] == 0.5
     never = expected_threshold([0.6, 0.3], first_right=[True, True], revision_right=[False, False])
     assert never["threshold"] == 1.0 and never["heldout_acc_t2"] == 1.0
+
+
+def test_the_revision_reading_is_chosen_with_tau_and_a_tie_keeps_any_letter():
+    p, first = [0.9, 0.7, 0.4, 0.2], [False, False, True, True]
+    # the revision keeps its first letter (any: never helps); another letter fixes the two likeliest wrong ones
+    chosen = expected_revision(p, first, any_right=[False, False, True, True], another_right=[True, True, False, False])
+    assert (chosen["reading"], chosen["threshold"], chosen["heldout_acc_t2"]) == ("another", 0.7, 1.0)
+    assert (chosen["heldout_acc_t2_any"], chosen["heldout_acc_t2_another"]) == (0.5, 1.0)
+    tie = expected_revision(p, first, any_right=[True, True, False, False], another_right=[True, True, False, False])
+    assert (tie["reading"], tie["threshold"]) == ("any", 0.7)
 
 
 def test_bad_thresholds_models_and_written_verdicts():
@@ -126,6 +147,9 @@ def test_the_bench_runs_verify_mode_and_reports_the_verifier(tmp_path, data_dir)
         BenchConfig(benchmark="bbq", verify_threshold=0.3, self_correct=True).resolved()
     with pytest.raises(SalamError, match="--verify-threshold must be a probability"):
         BenchConfig(benchmark="bbq", verify_threshold=-1, self_correct=True, self_correct_mode="verify").resolved()
+    with pytest.raises(SalamError, match="--verify-reading reads a revision's letter"):
+        BenchConfig(benchmark="bbq", verify_reading="another", self_correct=True).resolved()
+    assert BenchConfig(benchmark="bbq", self_correct_mode="verify").resolved().verify_reading == "any"
 
 
 def test_the_viewer_shows_the_verifier(tmp_path, data_dir):

@@ -35,6 +35,17 @@ def test_revise_right_also_teaches_keeping_a_right_answer(tmp_path):
     assert kinds["revision"] == 4 and len(kept) == 2 and all(e.target == "A" for e in revisions)
 
 
+def test_rechoose_refuses_a_folder_without_a_verify_model(tmp_path):
+    from salam.errors import SalamError
+    from salam.train.verify import rechoose
+
+    with pytest.raises(SalamError, match="holds no finished `salam train verify` model"):
+        rechoose(tmp_path)
+    (tmp_path / "salam_train_manifest.json").write_text(json.dumps({"method": "sft", "settings": {}}))
+    with pytest.raises(SalamError, match="holds a 'sft' model"):
+        rechoose(tmp_path)
+
+
 def test_a_starting_model_with_no_wrong_first_answers_is_one_line_with_a_hint(tmp_path):
     with pytest.raises(SalamError, match=r"3 right and 0 wrong: .*raise --temperature"):
         build_examples(VerifyConfig(out=tmp_path), QS, [(q, "A") for q in QS], {})
@@ -58,6 +69,14 @@ def test_verify_trains_chooses_tau_on_held_out_questions_and_the_bench_uses_it(t
     summary = run_benchmark(bench, tmp_path / "run")
     assert summary["self_correct"]["verify"]["threshold"] == manifest["verify_threshold"]
     assert summary["self_correct"]["verify"]["n"] == 3
+    assert summary["self_correct"]["verify"]["reading"] == manifest["verify_reading"] in ("any", "another")
+    from salam.train.verify import rechoose
+
+    again = rechoose(tmp_path / "verify", log=lambda m: None)  # the same held-out questions: the same choice
+    assert (again["verify_threshold"], again["verify_reading"]) == (manifest["verify_threshold"], manifest["verify_reading"])
+    assert again["heldout_previous"]["verify_threshold"] == manifest["verify_threshold"]
+    saved = json.loads((tmp_path / "verify" / "salam_train_manifest.json").read_text())
+    assert saved["heldout_previous"]["heldout"] == manifest["heldout"] and saved["created"]
     from dataclasses import replace
 
     pag = train_verify(replace(config, out=tmp_path / "pag", variant="pag", max_steps=1), log=lambda m: None)
