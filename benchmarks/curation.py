@@ -1,7 +1,7 @@
 """Does curation shrink the paper's memory without losing lessons? And how long does it take at 100k records?
 
 Run: SALAM_DATA_DIR=../shared/data python benchmarks/curation.py [--out benchmarks/results/curation.md]
-     [--synthetic 100000] [--downstream]
+     [--synthetic 100000] [--downstream [--downstream-model SPEC ...]] [--raw DIR]
 
 1. The SALAM paper's released memory (`salam memory import --salam`: Flan-T5 mistakes with GPT-4 feedback)
    in a fresh memory with the default embedder (all-MiniLM-L6-v2).
@@ -10,10 +10,12 @@ Run: SALAM_DATA_DIR=../shared/data python benchmarks/curation.py [--out benchmar
    include two near-copies (cosine >= 0.95 between the retrieved records' questions), how many of those
    pairs contradict each other (another answer to a comparable question: flagged, kept on purpose), and
    the tasks they cover.
-3. `salam memory curate` at its default threshold: records before and after, time; step 2 again.
+3. `salam memory curate` at its default threshold: records before and after, time; step 2 again, then once
+   more with `--rank distinct` (the closest of each group of near-copies, the others skipped).
 4. --synthetic N: N records (hash embedder, 20 tasks, template twins) curated without an assistant: time.
-5. --downstream: `salam bench bbq --conditions none,feedback --no-gather` with the raw and the curated memory
-   on the embedded model, McNemar between the two feedback runs.
+5. --downstream: `salam bench bbq --conditions none,feedback --no-gather` with the raw memory, the curated one,
+   and the curated one with `--rank distinct`, on the embedded model (and each --downstream-model), McNemar of
+   each feedback run against the raw memory's.
 """
 
 from __future__ import annotations
@@ -49,11 +51,11 @@ def test_questions() -> list:
     return out
 
 
-def retrieval(memory, questions) -> dict:
+def retrieval(memory, questions, rank: str = "similarity") -> dict:
     """Near-copy share and task coverage of each question's top 3 in its own task."""
     from salam.memory.curate import relation
 
-    hits = memory.similar_many([q.text for q in questions], k=3, threshold=0.0, task=[q.task for q in questions])
+    hits = memory.similar_many([q.text for q in questions], k=3, threshold=0.0, task=[q.task for q in questions], rank=rank)
     with_copies, pairs, copies, contradicting, coverage = 0, 0, 0, 0, []
     for found in hits:
         coverage.append(frozenset(h.record.task for h in found))
@@ -95,21 +97,32 @@ def synthetic(n: int, work: Path) -> dict:
                 "curate_s": time.perf_counter() - began, "clusters": report.clusters}
 
 
-def downstream(work: Path, raw: Path, curated: Path) -> dict:
+MEMORIES = (("raw", "raw", "similarity"), ("curated", "curated", "similarity"), ("curated, --rank distinct", "curated", "distinct"))
+"""(name, memory folder, retrieval rank) of each downstream run."""
+
+
+def downstream(work: Path, model: str) -> list[str]:
+    """Table rows: the model's feedback-condition accuracy with each memory, McNemar against the raw memory's."""
+    import json
+
     from salam.stats import mcnemar
 
     out = {}
-    for name, folder in (("raw", raw), ("curated", curated)):
-        cli("bench", "bbq", "--memory", str(folder), "--namespace", "default", "--no-gather", "--conditions", "none,feedback",
-            "--log-dir", str(work / f"bench-{name}"), "--display", "none")
-        import json
-
-        out[name] = {json.loads(line)["question_id"]: bool(json.loads(line)["correct"])
-                     for line in (work / f"bench-{name}" / "samples" / "feedback.jsonl").read_text().splitlines()}
-    ids = sorted(out["raw"])
-    test = mcnemar([out["raw"][i] for i in ids], [out["curated"][i] for i in ids])
-    return {"raw": sum(out["raw"].values()) / len(ids), "curated": sum(out["curated"][i] for i in ids) / len(ids),
-            "n": len(ids), "mcnemar": test}
+    for name, folder, rank in MEMORIES:
+        log = work / f"bench-{''.join(c if c.isalnum() else '-' for c in model)}-{len(out)}"
+        began = time.perf_counter()
+        cli("bench", "bbq", "--model", model, "--memory", str(work / folder), "--namespace", "default", "--no-gather",
+            "--conditions", "none,feedback", "--rank", rank, "--log-dir", str(log), "--display", "none")
+        out[name] = ({json.loads(line)["question_id"]: bool(json.loads(line)["correct"])
+                      for line in (log / "samples" / "feedback.jsonl").read_text().splitlines()}, time.perf_counter() - began)
+    raw = out["raw"][0]
+    ids = sorted(raw)
+    rows = []
+    for name, (correct, seconds) in out.items():
+        test = mcnemar([raw[i] for i in ids], [correct[i] for i in ids])
+        versus = "—" if name == "raw" else f"{test['b']}/{test['c']}, p = {test['p_value']:.3f}"
+        rows.append(f"| `{model}` | {name} | {100 * sum(correct[i] for i in ids) / len(ids):.1f} | {versus} | {seconds:.0f} |")
+    return rows
 
 
 def main() -> None:
@@ -117,6 +130,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/curation.md")
     parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--downstream", action="store_true")
+    parser.add_argument("--downstream-model", action="append", default=[], metavar="SPEC",
+                        help="Another model for the downstream runs (repeatable), e.g. local+lora:runs/sft-bbq.")
     parser.add_argument("--raw", type=Path, help="A memory the paper's release was already imported into (copied, never "
                         "changed): skips the ~3 min import.")
     args = parser.parse_args()
@@ -140,11 +155,13 @@ def main() -> None:
         report = curate(memory, DEFAULT_CURATE_THRESHOLD, work / "export.jsonl")
         seconds = time.perf_counter() - began
         after = retrieval(memory, questions)
+        distinct = retrieval(memory, questions, rank="distinct")
     same_tasks = sum(a == b for a, b in zip(before["coverage"], after["coverage"]))
+    same_distinct = sum(a == b for a, b in zip(before["coverage"], distinct["coverage"]))
     lines = [
         "# Curation of the paper's memory", "",
         f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/curation.py{' --synthetic ' + str(args.synthetic) if args.synthetic else ''}"
-        f"{' --downstream' if args.downstream else ''}` · machine: {platform.machine()}, {os.cpu_count()} cores · "
+        f"{' --downstream' if args.downstream else ''}{''.join(' --downstream-model ' + m for m in args.downstream_model)}` · machine: {platform.machine()}, {os.cpu_count()} cores · "
         f"memory: the SALAM release imported with all-MiniLM-L6-v2 ({'copied from --raw' if args.raw else f'{imported:.0f} s'}) · threshold {DEFAULT_CURATE_THRESHOLD}, "
         f"guideline threshold {DEFAULT_GUIDELINE_THRESHOLD} · "
         f"questions: `salam bench`'s test split (seed 0, 40 per task) of BBQ and BBH, top 3 of their own task.", "",
@@ -154,22 +171,25 @@ def main() -> None:
         f"{100 * before['pair_share']:.1f}% | {before['contradicting']}/{before['copies']} |",
         f"| curated | {report.records_after} ({100 * (1 - report.records_after / report.records_before):.1f}% fewer) | "
         f"{after['with_near_copies']}/{after['with_hits']} ({100 * after['share']:.1f}%) | {100 * after['pair_share']:.1f}% | "
-        f"{after['contradicting']}/{after['copies']} |", "",
+        f"{after['contradicting']}/{after['copies']} |",
+        f"| curated, `--rank distinct` | {report.records_after} | {distinct['with_near_copies']}/{distinct['with_hits']} "
+        f"({100 * distinct['share']:.1f}%) | {100 * distinct['pair_share']:.1f}% | {distinct['contradicting']}/{distinct['copies']} |", "",
         f"Curation: {report.clusters} clusters, {report.merged} records merged, {report.flagged} flagged (their answer "
         f"contradicts a near-copy's), {seconds:.1f} s. Cluster sizes: "
         + ", ".join(f"{n}×{size}" for size, n in sorted(report.sizes.items())) + ".",
-        f"Tasks covered by each question's top 3: the same before and after for {same_tasks}/{len(questions)} questions.",
+        f"Tasks covered by each question's top 3: the same before and after for {same_tasks}/{len(questions)} questions "
+        f"({same_distinct}/{len(questions)} with `--rank distinct`).",
     ]
     if args.synthetic:
         s = synthetic(args.synthetic, work)
         lines += ["", f"Synthetic: {s['records']} records (20 tasks, hash embedder, 256 dimensions) → {s['after']} after "
                   f"curation ({s['clusters']} clusters) in **{s['curate_s']:.0f} s** (adding them took {s['add_s']:.0f} s)."]
     if args.downstream:
-        d = downstream(work, raw, curated)
-        m = d["mcnemar"]
-        lines += ["", f"Downstream (the embedded model, BBQ main-job test questions, `feedback` condition, no gathering): raw "
-                  f"{100 * d['raw']:.1f}%, curated {100 * d['curated']:.1f}% on {d['n']} questions; McNemar b/c "
-                  f"{m['b']}/{m['c']}, p = {m['p_value']:.3f}."]
+        lines += ["", "Downstream: `salam bench bbq --no-gather --conditions none,feedback` (the README job's 160 test "
+                  "questions) with each memory; McNemar paired by question against the raw memory's feedback run.", "",
+                  "| model | memory | feedback accuracy % | vs raw (b/c, p) | bench s |", "|---|---|---|---|---|"]
+        for model in ["local", *args.downstream_model]:
+            lines += downstream(work, model)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

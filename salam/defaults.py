@@ -20,6 +20,10 @@ PAPER_RETRIEVAL: dict[str, tuple[int, float]] = {"bbq": (3, 0.9), "bbh": (1, 0.9
 SAME_TASK = True
 """Retrieve only memories of the question's own task: the paper keeps one memory per task."""
 
+RETRIEVAL_RANKS = ("similarity", "useful", "distinct")
+"""How a retrieval orders its hits: the paper's similarity (the default), usefulness
+(:mod:`salam.memory.usefulness`), or similarity without near-copies (:mod:`salam.memory.distinct`)."""
+
 ANSWER_MAX_NEW_TOKENS = 12
 """Tokens the main model may write for an answer: a letter or a short phrase (salam's own choice)."""
 

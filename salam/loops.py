@@ -193,6 +193,7 @@ def examine(
     answer_mode: AnswerMode = "generate",
     batch_size: int = BATCH_SIZE,
     same_task: bool = SAME_TASK,
+    rank: str = "similarity",
     record_outcomes: bool = True,
     baseline: dict[str, bool] | None = None,
     outcome_key: str | None = None,
@@ -202,7 +203,8 @@ def examine(
     """Answer new questions with what ``condition`` retrieves from memory.
 
     Every retrieved guideline passes the leakage guard against its own question and the question it
-    is used for (with that question's answer where known); redactions are counted per result.
+    is used for (with that question's answer where known); redactions are counted per result. ``rank``
+    orders the hits (see :meth:`salam.memory.MistakeMemory.similar_many`).
     With ``record_outcomes`` the used memories' counters are updated; ``baseline`` (question id →
     correct under ``none``) makes helped/hurt mean a flip (see :func:`salam.types.memory_outcome`);
     ``outcome_key`` (unique to a run) makes a re-examined question count once, so a resumed run
@@ -224,7 +226,7 @@ def examine(
             found: list[list[RetrievedMemory]] = [[] for _ in chunk]
         else:
             tasks = [q.task for q in chunk] if same_task else None
-            found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, task=tasks, kind=kind)
+            found = memory.similar_many([q.render() for q in chunk], k, threshold, namespace, task=tasks, kind=kind, rank=rank)
         guarded = [guard_retrieved(hits, q) for hits, q in zip(found, chunk)]
         found, counts = [hits for hits, _ in guarded], [n for _, n in guarded]
         lines = [""] * len(chunk)

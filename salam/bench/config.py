@@ -61,6 +61,8 @@ class BenchConfig:
     """OpenAI-compatible server for ``openai:`` specs."""
     same_task: bool = SAME_TASK
     """Retrieve only memories of the question's own task."""
+    rank: str = "similarity"
+    """How retrieval orders its hits (:data:`salam.defaults.RETRIEVAL_RANKS`; the paper's similarity by default)."""
     self_correct: bool = False
     """Also run the two-attempt self-correction protocol on the test split (Acc@t1, Acc@t2, Δ...)."""
     self_correct_memory: bool = False

@@ -41,7 +41,7 @@ def run_markdown(run_dir: Path) -> str:
         f"- test questions: {summary['n_test']} ({len(summary['tasks'])} tasks) · " + (
             f"train questions gathered on: {sum(len(v['train']) for v in manifest['split'].values())} · rounds {cfg['rounds']}"
             if cfg.get("gather", True) else f"no gathering: the memory as it was (namespace {md(manifest.get('namespace', 'default'))})"),
-        f"- retrieval: k={summary['k']}, threshold={summary['threshold']} · split: {cfg['split']} (seed {cfg['seed']}) · "
+        f"- retrieval: k={summary['k']}, threshold={summary['threshold']}, rank {cfg.get('rank', 'similarity')} · split: {cfg['split']} (seed {cfg['seed']}) · "
         f"salam {manifest['salam_version']} · git {manifest['git_sha'][:10]}",
         f"- assistant: {summary.get('assistant_stats', {})}",
         *([f"- letters scored by: {md(summary['letter_scoring'])}"] if summary.get("letter_scoring") else []),

@@ -142,7 +142,7 @@ def examine_step(prep: Prepared, condition: str, model: Any, assistant: Any, mem
         chunk = todo[start : start + step]
         results = examine(chunk, model, memory, condition=condition, k=config.k or 0, threshold=config.threshold or 0.0,  # type: ignore[arg-type]
                           namespace=prep.namespace, assistant=assistant, answerer=answerer_for(config, model),
-                          batch_size=calls_at_once(config, model), same_task=config.same_task, baseline=baseline,
+                          batch_size=calls_at_once(config, model), same_task=config.same_task, rank=config.rank, baseline=baseline,
                           outcome_key=prep.outcome_key)
         prep.run.append_samples(condition, results)
         if progress:
@@ -171,7 +171,8 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
 
     config, test = prep.config, prep.test
     todo = [q for q in test if q.id not in prep.run.samples(SELF_CORRECT)]
-    guidelines = Guidelines(memory, prep.namespace, config.k or 0, config.threshold or 0.0, config.same_task) \
+    guidelines = Guidelines(memory, prep.namespace, config.k or 0, config.threshold or 0.0, config.same_task,
+                            config.rank) \
         if config.self_correct_memory else None
     if config.self_correct_mode == "tripost":
         from salam.data.bbh import cot_exemplars_for

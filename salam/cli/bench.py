@@ -22,6 +22,7 @@ from salam.cli.common import (
     TimeoutOpt,
     one_of,
     progress_reporter,
+    rank_option,
     similarity,
 )
 
@@ -66,6 +67,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
         conditions: str = typer.Option(_DEFAULT_CONDITIONS, "--conditions", help="none,correct,mistake,feedback,feedback_only,agent"),
         k: Optional[int] = typer.Option(None, "-k", "--k", min=1, help="Memories per question (default: the paper's)."),
         threshold: Optional[float] = typer.Option(None, "--threshold", callback=similarity, help="Least similarity (default: the paper's)."),
+        rank: str = rank_option(),
         rounds: int = typer.Option(1, "--rounds", min=0, help="Retries with feedback during gather."),
         answer_mode: str = typer.Option("choice", "--answer-mode", callback=one_of(*ANSWER_MODES), help="choice (score letters), generate (one line) or cot (reason in steps after BBH's chain-of-thought prompt; free-answer tasks)."),
         shots: int = typer.Option(3, "--shots", min=0, max=3, help="Chain-of-thought exemplars in cot mode (BBH: 3; 0 for a model trained zero-shot)."),
@@ -101,7 +103,7 @@ def _make(benchmark: str, default_limit: int, default_train: int) -> None:
             raise SalamError("--split must be seeded or file-order")
         config = BenchConfig(
             benchmark=benchmark, model=model, assistant=assistant, tasks=_split_list(tasks), limit=limit or None,
-            train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rounds=rounds,
+            train_limit=train_limit or None, conditions=_split_list(conditions), k=k, threshold=threshold, rank=rank, rounds=rounds,
             answer_mode=answer_mode, batch_size=batch_size, seed=seed, split=split, memory=memory, namespace=namespace,
             gather=not no_gather, embedder=embedder, data_dir=data_dir, base_url=base_url, self_correct=self_correct is not None,
             self_correct_memory=self_correct_memory, shots=shots, self_correct_mode=self_correct or "two-attempt", max_rounds=max_rounds,

@@ -22,6 +22,7 @@ from salam.cli.common import (
     fraction,
     one_of,
     progress_reporter,
+    rank_option,
     similarity,
 )
 from salam.conditions import CONDITION_NAMES
@@ -98,6 +99,7 @@ def exam(
     k: int = typer.Option(RETRIEVAL_K, "-k", min=1, help="Memories per question (the paper's BBQ value)."),
     threshold: float = typer.Option(RETRIEVAL_THRESHOLD, "--threshold", callback=similarity, help="Least similarity (the paper's BBQ value)."),
     any_task: bool = typer.Option(False, "--any-task", help="Retrieve memories of any task, not only the question's own."),
+    rank: str = rank_option(),
     memory: Optional[str] = MemoryOpt, chroma_url: Optional[str] = ChromaUrlOpt, embedder: Optional[str] = EmbedderOpt,
     namespace: str = typer.Option("default", "--namespace"),
     answer_mode: str = typer.Option("generate", "--answer-mode", callback=one_of(*ANSWER_MODES)),
@@ -123,7 +125,7 @@ def exam(
     helper = StudyAssistant(resolve_chat_model(assistant, max_new_tokens=ASSISTANT_MAX_NEW_TOKENS, batch_size=batch_size)) if assistant else None
     with open_memory(memory, chroma_url, embedder, create=False) as mem, progress_reporter(display) as report_progress:
         results = examine(items, main, mem, condition=condition, k=k, threshold=threshold, namespace=namespace,  # type: ignore[arg-type]
-                          assistant=helper, answer_mode=answer_mode, batch_size=batch_size, same_task=not any_task,  # type: ignore[arg-type]
+                          assistant=helper, answer_mode=answer_mode, batch_size=batch_size, same_task=not any_task, rank=rank,  # type: ignore[arg-type]
                           progress=advance_for(report_progress, f"exam:{condition}", len(items)))
     write_text_atomic(output, "".join(r.model_dump_json() + "\n" for r in results))
     right = sum(r.correct for r in results)

@@ -19,6 +19,7 @@ from salam.cli.common import (
     one_of,
     open_memory,
     print_json,
+    rank_option,
     similarity,
 )
 
@@ -130,8 +131,7 @@ def search(text: str = typer.Argument(..., help="Question text to match."), memo
            k: int = typer.Option(5, "-k", min=1, help="How many results."),
            threshold: float = typer.Option(0.0, callback=similarity, help="Least cosine similarity."),
            kind: str = typer.Option("mistake", callback=one_of("mistake", "solved"), help="mistake or solved."),
-           rank: str = typer.Option("similarity", callback=one_of("similarity", "useful"), help="similarity (the paper's) or "
-                                    "useful (similarity plus evidence of help minus evidence of harm, among the 3k most similar)."),
+           rank: str = rank_option(),
            as_json: bool = JsonOpt) -> None:
     """Find the stored mistakes most similar to TEXT, with scores and guidelines."""
     if kind not in ("mistake", "solved"):

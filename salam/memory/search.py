@@ -94,6 +94,11 @@ class ExactIndex:
             self._rows = {rid: i for i, rid in enumerate(self.ids)}
         return self._rows
 
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of rows ``ids``, in that order."""
+        row_of = self._row_of()
+        return self.vectors[[row_of[rid] for rid in ids]].reshape(len(ids), -1)
+
     def containing(self, needle: str, task: str | None = None) -> list[int]:
         """Row numbers of the records whose question, reason or guideline contains ``needle`` (case-folded),
         in row order: a full-text search with no Chroma call (the folded texts are built once and kept)."""

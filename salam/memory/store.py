@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from salam._util.home import default_memory_dir
 from salam.errors import StoreError
 from salam.memory.backend import ChromaBackend, Row
@@ -319,14 +321,15 @@ class MistakeMemory:
         """:meth:`similar` for many questions with one embedding call and one search per task.
 
         ``task`` is one task for all questions or one per question (``None``: any task). ``rank`` is
-        ``similarity`` (the paper's) or ``useful`` (:mod:`salam.memory.usefulness`: among the 3k most similar,
-        similarity plus evidence of help minus evidence of harm).
+        ``similarity`` (the paper's), ``useful`` (:mod:`salam.memory.usefulness`: among the 3k most similar,
+        similarity plus evidence of help minus evidence of harm) or ``distinct`` (:mod:`salam.memory.distinct`:
+        by similarity among the 3k most similar, skipping near-copies of a record already taken).
         """
         from salam.memory.usefulness import RANKS, rank_hits
 
         if rank not in RANKS:
-            raise StoreError(f"--rank must be similarity or useful, not {rank!r}")
-        pool = k * 3 if rank == "useful" else k
+            raise StoreError(f"--rank must be {', '.join(RANKS[:-1])} or {RANKS[-1]}, not {rank!r}")
+        pool = k if rank == "similarity" else k * 3
         if not questions:
             return []
         col = self.backend.collection(namespace, kind, create=False)
@@ -353,7 +356,18 @@ class MistakeMemory:
                 found = self.backend.query(col, vectors[indices], n_results, where={"task": one_task} if one_task else None)
             for qi, got in zip(indices, found):
                 rows[qi] = got
-        return [rank_hits(hits_from_rows(q, rows[qi], pool, threshold, allow_self), rank, k) for qi, q in enumerate(questions)]
+        hits = [hits_from_rows(q, rows[qi], pool, threshold, allow_self) for qi, q in enumerate(questions)]
+        if rank == "distinct":
+            from salam.memory.distinct import without_near_copies
+
+            return [without_near_copies(found, self._vectors_of(found, index), k) for found in hits]
+        return [rank_hits(found, rank, k) for found in hits]
+
+    def _vectors_of(self, hits: Sequence[RetrievedMemory], index: ExactIndex | None) -> np.ndarray:
+        """The stored vectors of ``hits`` (from the exact index; a collection too large for it re-embeds the questions)."""
+        if index is not None:
+            return index.vectors_of([h.record.id for h in hits])
+        return np.asarray(self.embedder.embed([h.record.question for h in hits]), dtype=np.float32)
 
     def _size(self, col: Any) -> int:
         """The collection's record count: the only writer (this process holds the folder's lock) keeps its

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from salam.defaults import RETRIEVAL_RANKS as RANKS  # noqa: F401 (re-exported)
 from salam.types import MistakeRecord, RetrievedMemory
 
-RANKS = ("similarity", "useful")
 USEFUL_WEIGHT = 0.1
 """How much cosine similarity usefulness is worth: strong evidence of help (or harm) moves a record by up to
 0.1, about the gap between a template twin and another template's question."""

@@ -61,6 +61,7 @@ class Guidelines:
     k: int = RETRIEVAL_K
     threshold: float = RETRIEVAL_THRESHOLD
     same_task: bool = SAME_TASK
+    rank: str = "similarity"
 
     @classmethod
     def open(cls, path: str, namespace: str = "default") -> "Guidelines":
@@ -77,7 +78,7 @@ class Guidelines:
         """(guidance block, memory ids, redactions) per question; a question never retrieves its own record."""
         tasks = [q.task for q in questions] if self.same_task else None
         found = self.memory.similar_many([q.render() for q in questions], self.k, self.threshold, self.namespace,
-                                         task=tasks, kind="mistake")
+                                         task=tasks, kind="mistake", rank=self.rank)
         out = []
         for q, hits in zip(questions, found):
             hits, redacted = guard_retrieved(hits, q)

@@ -67,10 +67,29 @@ def test_report_renders_markdown_and_plots(tmp_path, data_dir):
     run = tmp_path / "run`<img src=x onerror=alert(1)>`"
     run_benchmark(_config(tmp_path, data_dir), run, model=main, assistant_model=helper)
     report = write_report(run).read_text()
-    assert "| feedback |" in report and "s_DIS" in report and "generate" in report
+    assert "| feedback |" in report and "s_DIS" in report and "generate" in report and "rank similarity" in report
     assert "<img" not in report and "`<" not in report
     assert (run / "accuracy.png").stat().st_size > 1000 and (run / "bias.png").is_file()
     assert "| run" in compare([run, run])
+
+
+def test_the_retrieval_rank_reaches_every_search_and_the_report(tmp_path, data_dir, monkeypatch):
+    from salam.bench.report import write_report
+    from salam.bench.runner import run_benchmark
+    from salam.memory import MistakeMemory
+
+    ranks: list[str] = []
+    real = MistakeMemory.similar_many
+
+    def recording(self, *args, **kwargs):
+        ranks.append(kwargs.get("rank", "similarity"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MistakeMemory, "similar_many", recording)
+    main, helper = _models()
+    run_benchmark(_config(tmp_path, data_dir, rank="distinct"), tmp_path / "run", model=main, assistant_model=helper)
+    assert ranks and set(ranks) == {"distinct"}
+    assert "rank distinct" in write_report(tmp_path / "run").read_text()
 
 
 def test_runs_sharing_a_memory_get_their_own_namespace_even_with_the_same_folder_name(tmp_path, data_dir):

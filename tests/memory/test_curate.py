@@ -109,6 +109,22 @@ def test_wilson_bounds_and_ranking_by_usefulness(tmp_path):
         assert by_similarity[0].record.hurt == 9 and by_use[0].record.helped == 30
 
 
+def test_distinct_retrieval_takes_the_closest_twin_of_each_template(tmp_path):
+    folder = tmp_path / "m"
+    with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:
+        memory.add(_records())
+        query = STORY.format(name="Ann") + " Think."
+        plain = memory.similar(query, k=3, task="Age")
+        assert sorted(h.record.question for h in plain) == sorted(STORY.format(name=n) for n in ("Ann", "Bob", "Cy"))
+        distinct = [h.record.question for h in memory.similar(query, k=3, task="Age", rank="distinct")]
+    assert distinct[0] == plain[0].record.question == STORY.format(name="Ann")  # the closest twin is the one kept
+    assert distinct[1] in (OTHER.format(name="Dee"), OTHER.format(name="Eve")) and distinct[2].startswith("What colour")
+    code, out, err = run_cli("memory", "search", query, "--memory", str(folder), "--embedder", "hash-bow-64",
+                             "--task", "Age", "-k", "3", "--rank", "distinct", "--json")
+    assert code == 0, err
+    assert [r["question"] for r in json.loads(out)] == distinct
+
+
 @pytest.mark.parametrize("args", [("--threshold", "0"), ("--threshold", "1.5"), ("--threshold", "nan")])
 def test_bad_curation_input_is_one_line_and_changes_nothing(tmp_path, args):
     folder = tmp_path / "m"
