@@ -360,7 +360,7 @@ class MistakeMemory:
         if rank == "distinct":
             from salam.memory.distinct import without_near_copies
 
-            return [without_near_copies(found, self._vectors_of(found, index), k) for found in hits]
+            return [without_near_copies(found, self._vectors_of(found, index), k) if found else [] for found in hits]
         return [rank_hits(found, rank, k) for found in hits]
 
     def _vectors_of(self, hits: Sequence[RetrievedMemory], index: ExactIndex | None) -> np.ndarray:

@@ -123,6 +123,8 @@ def test_distinct_retrieval_takes_the_closest_twin_of_each_template(tmp_path):
                              "--task", "Age", "-k", "3", "--rank", "distinct", "--json")
     assert code == 0, err
     assert [r["question"] for r in json.loads(out)] == distinct
+    with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:  # a task without records: no hits, no error
+        assert memory.similar_many([query], k=3, task="Religion", rank="distinct") == [[]]
 
 
 @pytest.mark.parametrize("args", [("--threshold", "0"), ("--threshold", "1.5"), ("--threshold", "nan")])
