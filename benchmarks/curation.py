@@ -77,18 +77,11 @@ def retrieval(memory, questions, rank: str = "similarity") -> dict:
 
 def ceiling(memory, thresholds=(0.95, 0.9)) -> dict[float, int]:
     """Records left if every near-copy merged whatever its answer (leader clustering per task, no answer check):
-    the most any curation at that cosine can remove without merging lessons that contradict."""
-    from salam.memory.codec import from_chroma
-    from salam.memory.curate import leader_clusters, neighbour_lists
+    the most any curation at that cosine can remove."""
+    from salam.memory.curate import leader_clusters, neighbour_lists, records_by_task
 
-    by_task: dict[str, tuple[list, list]] = {}
-    for _, _, col in memory.backend.collections(None, None):
-        for got in memory.backend.pages(col, ["documents", "metadatas", "embeddings"], size=5000):
-            for rid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
-                records, vectors = by_task.setdefault(f"{col.name}/{meta.get('task', '')}", ([], []))
-                records.append(from_chroma(rid, doc, meta))
-                vectors.append(vec)
-    return {t: sum(len(leader_clusters(r, neighbour_lists(np.asarray(v, dtype=np.float32), t))) for r, v in by_task.values())
+    groups = [group for by_task in records_by_task(memory) for group in by_task.values()]
+    return {t: sum(len(leader_clusters(r, neighbour_lists(np.asarray(v, dtype=np.float32), t))) for r, v in groups)
             for t in thresholds}
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -173,17 +173,11 @@ def merged_record(members: Sequence[MistakeRecord], guideline: str | None = None
     })
 
 
-def plan(memory: Any, threshold: float, namespace: str | None = None,
-         guideline_threshold: float = DEFAULT_GUIDELINE_THRESHOLD) -> tuple[list[list[MistakeRecord]], list[MistakeRecord]]:
-    """Every cluster of two or more records to merge, per namespace, kind and task, from the stored vectors; and
-    the near-duplicates whose correct answer contradicts their cluster's (to flag)."""
+def records_by_task(memory: Any, namespace: str | None = None) -> Iterator[dict[str, tuple[list[MistakeRecord], list[Any]]]]:
+    """Per collection (namespace and kind), its records and stored vectors grouped by task: the unit curation
+    clusters in, read from the stored vectors so no embedding call is made."""
     from salam.memory.codec import from_chroma
 
-    check_threshold(threshold)
-    check_threshold(guideline_threshold, "--guideline-threshold")
-    same_lesson = GuidelineJudge(memory.embedder, guideline_threshold)
-    out: list[list[MistakeRecord]] = []
-    flagged: list[MistakeRecord] = []
     for _, _, col in memory.backend.collections(namespace or None, None):
         by_task: dict[str, tuple[list[MistakeRecord], list[Any]]] = {}
         for got in memory.backend.pages(col, ["documents", "metadatas", "embeddings"], size=5000):
@@ -191,6 +185,19 @@ def plan(memory: Any, threshold: float, namespace: str | None = None,
                 records, vectors = by_task.setdefault(meta.get("task", "default"), ([], []))
                 records.append(from_chroma(rid, doc, meta))
                 vectors.append(vec)
+        yield by_task
+
+
+def plan(memory: Any, threshold: float, namespace: str | None = None,
+         guideline_threshold: float = DEFAULT_GUIDELINE_THRESHOLD) -> tuple[list[list[MistakeRecord]], list[MistakeRecord]]:
+    """Every cluster of two or more records to merge, per namespace, kind and task, from the stored vectors; and
+    the near-duplicates whose correct answer contradicts their cluster's (to flag)."""
+    check_threshold(threshold)
+    check_threshold(guideline_threshold, "--guideline-threshold")
+    same_lesson = GuidelineJudge(memory.embedder, guideline_threshold)
+    out: list[list[MistakeRecord]] = []
+    flagged: list[MistakeRecord] = []
+    for by_task in records_by_task(memory, namespace):
         for records, vectors in by_task.values():
             if len(records) > 1:
                 clusters, contradicted = _task_clusters(records, np.asarray(vectors, dtype=np.float32), threshold, same_lesson)
