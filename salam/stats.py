@@ -71,6 +71,35 @@ def auroc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+def auroc_within_groups(scores: Sequence[float], positive: Sequence[bool], groups: Sequence[str]) -> float | None:
+    """AUROC over the (positive, negative) pairs that share a group: how well ``scores`` rank *inside* each group.
+
+    A verifier can reach a high plain AUROC by knowing only which kind of answer is usually wrong (on BBQ an
+    "unknown" answer is nearly always right, a named person often wrong); this measure removes that part.
+    Each group's AUROC is weighted by its number of pairs; None when no group holds both classes.
+    """
+    by_group: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    total = weight = 0.0
+    for members in by_group.values():
+        y = [bool(positive[i]) for i in members]
+        area = auroc([scores[i] for i in members], y)
+        if area is not None:
+            pairs = sum(y) * (len(y) - sum(y))
+            total, weight = total + area * pairs, weight + pairs
+    return total / weight if weight else None
+
+
+def group_prior_auroc(positive: Sequence[bool], groups: Sequence[str]) -> float | None:
+    """The AUROC a score that only knows each answer's group would reach: the group's own share of positives
+    (measured on the same answers, so an upper bound for such a score)."""
+    share: dict[str, list[bool]] = {}
+    for g, y in zip(groups, positive):
+        share.setdefault(g, []).append(bool(y))
+    return auroc([sum(share[g]) / len(share[g]) for g in groups], positive)
+
+
 def roc_points(scores: Sequence[float], positive: Sequence[bool]) -> list[tuple[float, float, float]]:
     """(threshold, true-positive rate, false-positive rate) flagging ``score >= threshold``, one per distinct
     score from the highest down (scikit-learn's ``roc_curve`` without its leading +inf point)."""

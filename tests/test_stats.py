@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salam.errors import SalamError
-from salam.stats import auroc, bootstrap_ci, mcnemar, roc_points, wrong_signal, youden_threshold
+from salam.stats import auroc, auroc_within_groups, bootstrap_ci, group_prior_auroc, mcnemar, roc_points, wrong_signal, youden_threshold
 
 
 def test_the_threshold_maximises_wrong_flagged_minus_right_flagged():
@@ -46,3 +46,14 @@ def test_auroc_counts_ties_half_and_matches_hand_values():
     assert auroc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
     assert auroc([0.1, 0.2], [True, True]) is None
     assert roc_points([0.2, 0.8], [False, True]) == [(0.8, 1.0, 0.0), (0.2, 1.0, 1.0)]
+
+
+def test_auroc_within_groups_removes_what_the_group_alone_explains():
+    # group "u" is always right, group "n" half wrong; inside "n" the score is at chance (one pair each way)
+    scores = [0.1, 0.1, 0.9, 0.8, 0.9, 0.8]
+    wrong = [False, False, True, False, False, True]
+    groups = ["u", "u", "n", "n", "n", "n"]
+    assert auroc(scores, wrong) == 0.75                           # looks like a verifier
+    assert auroc_within_groups(scores, wrong, groups) == 0.5      # it is not one inside the group
+    assert group_prior_auroc(wrong, groups) == 0.75               # but knowing the group gives as much
+    assert auroc_within_groups([0.2, 0.9], [False, True], ["a", "b"]) is None  # no group holds both classes

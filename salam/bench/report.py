@@ -122,6 +122,10 @@ def verify_markdown(v: dict) -> list[str]:
     if "acc_t2_another_letter" in v:
         lines.append(f"The table reads a revision as *{v.get('reading', 'any')} letter*; Acc@t2 reading it as any letter "
                      f"{share(v.get('acc_t2_any_letter'))}, as another letter than the first {share(v['acc_t2_another_letter'])}.")
+    if v.get("auroc_within_groups", None) is not None or v.get("auroc_groups_alone") is not None:
+        fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
+        lines.append(f"Inside each kind of first answer (task; on BBQ, \"unknown\" or a named person) the AUROC is "
+                     f"{fmt(v.get('auroc_within_groups'))}; knowing only the kind would give {fmt(v.get('auroc_groups_alone'))}.")
     return lines
 
 

@@ -81,9 +81,10 @@ def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool, wron
                           "wrong_final": len(wrong_final), "wrong_threshold": wrong_threshold}
     verified = [rows[q.id] for q in present if "revised" in rows[q.id]]
     if verified:  # verify-then-revise: how the verifier ranked, how often it revised, how often a revision fixed
-        from salam.selfcorrect.verify import verifier_metrics
+        from salam.selfcorrect.verify import answer_group, verifier_metrics
 
-        out["verify"] = verifier_metrics(verified)
+        asked = [q for q in present if "revised" in rows[q.id]]
+        out["verify"] = verifier_metrics(verified, [answer_group(q, rows[q.id]["t1"]["answer"]) for q in asked])
     out["attempt2_with_guidelines"] = sum(1 for q in present if rows[q.id].get("memories"))
     out["redacted"] = sum(int(rows[q.id].get("redacted", 0)) for q in present)
     return out

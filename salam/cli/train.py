@@ -145,13 +145,16 @@ def verify(config: VerifyConfig, resume: bool, overwrite: bool, display: str) ->
 @app.command("rechoose")
 def rechoose_command(
     out: Path = typer.Argument(..., metavar="DIR", help="A `salam train verify` folder."),
+    heldout: Optional[int] = typer.Option(
+        None, "--heldout", help="Held-out questions per task (default: as trained). More separate the readings better; "
+        "they come after the trained and validation ones, so the test split is never read."),
 ) -> None:
     """Choose a verify model's τ and revision reading again on its held-out training-split questions."""
     from salam._util.quiet import quiet_libraries
     from salam.train.verify import rechoose
 
     quiet_libraries()
-    m = rechoose(out, log=lambda message: typer.echo(message, err=True))
+    m = rechoose(out, log=lambda message: typer.echo(message, err=True), heldout=heldout)
     held, before = m["heldout"], m["heldout_previous"]
     typer.echo(f"τ = {m['verify_threshold']:.4f}, {m['verify_reading']} letter (was {before['verify_threshold']:.4f}, "
                f"{before['verify_reading']} letter) on {held['heldout_n']} held-out questions: Acc@t1 "

@@ -81,6 +81,11 @@ class VerifiedAttempts(TwoAttempts):
     """The revision's own attempt (any letter), when one was made."""
     t2_other: Attempt | None = None
     """Choice mode: the final answer when a revision must pick another letter than the first one."""
+    revision_other: Attempt | None = None
+    """Choice mode: the revision's best letter other than the first answer's, whenever a revision was written
+    (held-out τ selection reads it below the run's τ too)."""
+    revision_scores: list[float] | None = None
+    """Choice mode: the revision's log-probability of each option letter, when one was written."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -123,14 +128,14 @@ class VerifyRunner:
         by_index = dict(zip(todo, revisions))
         out = []
         for i, (q, a1, p, (_, ids, n)) in enumerate(zip(questions, first, p_wrong, blocks)):
-            revision, other = by_index.get(i, (None, None))
+            revision, other, letter_scores = by_index.get(i, (None, None, None))
             revised = p >= self.threshold
             final = other if self.reading == "another" and other is not None else revision
             out.append(VerifiedAttempts(
                 question_id=q.id, task=q.task, t1=a1, t2=final if revised and final else a1,
                 t2_other=(other if revised and other else a1) if self.mode == "choice" else None, p_wrong=round(p, 6),
                 threshold=self.threshold, revised=revised, reading=self.reading if self.mode == "choice" else DEFAULT_READING,
-                revision=revision, memories=ids, redacted=n))
+                revision=revision, revision_other=other, revision_scores=letter_scores, memories=ids, redacted=n))
         if progress:
             progress(len(questions) - len(questions) // 2)
         return out
@@ -147,12 +152,14 @@ class VerifyRunner:
         replies = self.model.batch(prompts, stop=["\n"])
         return [1.0 if written_verdict(str(r.content)) == "B" else 0.0 for r in replies]
 
-    def _revise(self, questions: list[Question], first: list[Attempt], blocks: list[str]) -> list[tuple[Attempt, Attempt | None]]:
+    def _revise(self, questions: list[Question], first: list[Attempt],
+                blocks: list[str]) -> list[tuple[Attempt, Attempt | None, list[float] | None]]:
+        """Each revision as (any letter, another letter, the letters' log-probabilities); the last two in choice mode."""
         if not questions:
             return []
         prompts = [revise_prompt(q, a.answer, b, self.answerer) for q, a, b in zip(questions, first, blocks)]
         if self.mode != "choice":
-            return [(a, None) for a in self.answerer.answer_prompts(questions, prompts, round_=2)]
+            return [(a, None, None) for a in self.answerer.answer_prompts(questions, prompts, round_=2)]
         from langchain_core.messages import HumanMessage
 
         formatted = [self.model.format_prompt([HumanMessage(p)]) for p in prompts]
@@ -164,7 +171,8 @@ class VerifyRunner:
             others = [i for i, letter in enumerate(q.letters) if letter != a.answer] or list(range(len(s)))
             other = q.letters[max(others, key=s.__getitem__)]
             out.append((Attempt(round=2, prompt=p, output=best, answer=best, correct=is_correct(q, best), tokens=n),
-                        Attempt(round=2, prompt=p, output=other, answer=other, correct=is_correct(q, other), tokens=n)))
+                        Attempt(round=2, prompt=p, output=other, answer=other, correct=is_correct(q, other), tokens=n),
+                        [round(float(x), 6) for x in s]))
         return out
 
 
@@ -178,11 +186,22 @@ def written_verdict(text: str) -> str | None:
     return None
 
 
-def verifier_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def answer_group(question: Question, answer: str | None) -> str:
+    """The kind of a first answer a verifier could learn to trust without checking it: its task, and on BBQ
+    whether it is the "unknown" option (nearly always right on ambiguous questions) or names someone."""
+    unknown = question.metadata.get("unknown_letter") if question.metadata else None
+    if unknown is None:
+        return question.task
+    return f"{question.task}/{'unknown' if answer == unknown else 'named'}"
+
+
+def verifier_metrics(rows: Sequence[dict[str, Any]], groups: Sequence[str] | None = None) -> dict[str, Any]:
     """How the verifier and the revisions did, from sample rows: AUROC of P(wrong) for a wrong first answer,
     precision and recall of "wrong" (a revision) at the run's τ, the revision rate, and the share of revisions
-    that ended right (fix rate, in the run's reading); with both readings' Acc@t2 in choice mode."""
-    from salam.stats import auroc
+    that ended right (fix rate, in the run's reading); with both readings' Acc@t2 in choice mode. With each
+    row's :func:`answer_group`, also the AUROC inside the groups and the one the groups alone would give:
+    a verifier that only knows which kind of answer is usually wrong has the second, not the first."""
+    from salam.stats import auroc, auroc_within_groups, group_prior_auroc
 
     if not rows:
         return {}
@@ -200,6 +219,9 @@ def verifier_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "fixes": sum(1 for r in revisions if not r["t1"]["correct"] and r["t2"]["correct"]),
         "breaks": sum(1 for r in revisions if r["t1"]["correct"] and not r["t2"]["correct"]),
     }
+    if groups is not None:
+        out["auroc_within_groups"] = auroc_within_groups([float(r["p_wrong"]) for r in rows], wrong, groups)
+        out["auroc_groups_alone"] = group_prior_auroc(wrong, groups)
     if all(r.get("t2_other") for r in rows):
         any_letter = [r["revision"] if r["revised"] and r.get("revision") else r["t1"] for r in rows]
         out["acc_t2_any_letter"] = sum(bool(a["correct"]) for a in any_letter) / len(rows)

@@ -34,7 +34,8 @@ from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
-from salam.selfcorrect.verify import VERDICTS, VerifyRunner, expected_revision, revise_prompt, verifier_metrics, verify_prompt
+from salam.selfcorrect.verify import (VERDICTS, VerifyRunner, answer_group, expected_revision, revise_prompt, verifier_metrics,
+                                     verify_prompt)
 from salam.train.base import (
     BenchTrainConfig,
     OnLog,
@@ -126,7 +127,7 @@ def train_verify(config: VerifyConfig, resume: bool = False, overwrite: bool = F
     train = [q for q in train_split_questions(*split, config.limit, config.skip) if q.is_multiple_choice]
     offset = config.skip + (config.limit or 0)
     validation = [q for q in train_split_questions(*split, config.validation, offset) if q.is_multiple_choice]
-    heldout = [q for q in train_split_questions(*split, config.heldout, offset + config.validation) if q.is_multiple_choice]
+    heldout = heldout_questions(config)
     if not train:
         raise SalamError("no multiple-choice questions to train on: verify-then-revise needs lettered options")
     check_base(config.base)
@@ -163,8 +164,7 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
     spec = save_trained(model, tokenizer, folder, config.base, config.full)
     del model
     chosen, signal = choose_threshold(spec, heldout, config, blocks)
-    log(f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
-        f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))})")
+    log(describe_choice(chosen, signal))
     manifest = {
         "method": "verify", "variant": config.variant, "base": config.base, "base_model_sha256": base_hash, "init": start,
         "benchmark": config.benchmark, "tasks": sorted({q.task for q in train}), "train_questions": len(train), **about,
@@ -207,17 +207,26 @@ def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, b
     rows = world.gather(runner.run(world.shard(heldout)), len(heldout))
     chosen = expected_revision([r.p_wrong for r in rows], [bool(r.t1.correct) for r in rows],
                                [bool(r.revision and r.revision.correct) for r in rows],
-                               [bool(r.revision and r.t2_other and r.t2_other.correct) for r in rows])
-    return chosen, {k: v for k, v in verifier_metrics([r.model_dump() for r in rows]).items() if k in ("auroc", "n")}
+                               [bool(r.revision_other and r.revision_other.correct) for r in rows])
+    by_id = {q.id: q for q in heldout}
+    groups = [answer_group(by_id[r.question_id], r.t1.answer) for r in rows]
+    signal = verifier_metrics([r.model_dump() for r in rows], groups)
+    return chosen, {k: v for k, v in signal.items() if k in ("auroc", "auroc_within_groups", "auroc_groups_alone", "n")}
 
 
-def rechoose(out: Path, log: Any = print) -> dict[str, Any]:
-    """Step 3 again for the trained model in ``out``: τ and the revision reading on the same held-out questions
-    (its manifest's settings); the manifest keeps the previous choice under ``heldout_previous``."""
+def heldout_questions(config: VerifyConfig, per_task: int | None = None) -> list[Question]:
+    """The held-out training-split questions τ is chosen on: the first ``per_task`` (default ``--heldout``) of each
+    task after the skipped, trained and validation ones, so neither training nor the test split overlaps them."""
+    split = (config.benchmark, config.tasks, config.data_dir, config.split_seed)
+    offset = config.skip + (config.limit or 0) + config.validation
+    return [q for q in train_split_questions(*split, per_task or config.heldout, offset) if q.is_multiple_choice]
+
+
+def read_verify_folder(out: Path) -> tuple[dict[str, Any], VerifyConfig]:
+    """A finished `salam train verify` folder's manifest and the settings it was trained with; one line otherwise."""
     from salam._util.jsonl import read_json
 
-    path = Path(out) / MANIFEST
-    manifest = read_json(path)
+    manifest = read_json(Path(out) / MANIFEST)
     if isinstance(manifest, dict) and manifest.get("method") not in (None, "verify"):
         raise SalamError(f"{out} holds a {manifest.get('method')!r} model: only verify models choose τ")
     try:
@@ -225,23 +234,31 @@ def rechoose(out: Path, log: Any = print) -> dict[str, Any]:
         manifest["spec"]
     except (ValueError, KeyError, TypeError) as exc:
         raise SalamError(f"{out} holds no finished `salam train verify` model ({type(exc).__name__})") from None
-    split = (config.benchmark, config.tasks, config.data_dir, config.split_seed)
-    offset = config.skip + (config.limit or 0) + config.validation
-    heldout = [q for q in train_split_questions(*split, config.heldout, offset) if q.is_multiple_choice]
+    return manifest, config
+
+
+def rechoose(out: Path, log: Any = print, heldout: int | None = None) -> dict[str, Any]:
+    """Step 3 again for the trained model in ``out``: τ and the revision reading on its held-out questions (the
+    manifest's settings, or the first ``heldout`` per task after the trained and validation ones: more questions
+    separate the readings better); the manifest keeps the previous choice under ``heldout_previous``."""
+    manifest, config = read_verify_folder(out)
+    if heldout is not None and heldout < 1:
+        raise SalamError(f"--heldout must be at least 1 question per task, not {heldout}")
+    per_task = heldout or config.heldout
+    questions = heldout_questions(config, per_task)
     blocks: dict[str, str] = {}
     if manifest.get("with_memory") and config.memory:
         guidelines = Guidelines.open(config.memory, config.namespace)
         try:
-            blocks = guidelines.block_map(heldout)
+            blocks = guidelines.block_map(questions)
         finally:
             guidelines.memory.close()
-    chosen, signal = choose_threshold(manifest["spec"], heldout, config, blocks)
-    log(f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
-        f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))})")
+    chosen, signal = choose_threshold(manifest["spec"], questions, config, blocks)
+    log(describe_choice(chosen, signal))
     previous = {"verify_threshold": manifest.get("verify_threshold"), "verify_reading": manifest.get("verify_reading", "any"),
                 "heldout": manifest.get("heldout"), "created": manifest.get("created"), "git_sha": manifest.get("git_sha")}
     manifest = {**manifest, "verify_threshold": chosen["threshold"], "verify_reading": chosen["reading"],
-                "heldout": {**chosen, **signal}, "heldout_previous": previous}
+                "heldout": {**chosen, **signal, "heldout_per_task": per_task}, "heldout_previous": previous}
     write_manifest(Path(out), MANIFEST, {k: v for k, v in manifest.items() if k not in ("salam_version", "git_sha", "created")})
     return manifest
 
@@ -254,6 +271,13 @@ class _StaticGuidelines:
 
     def blocks(self, questions: list[Question]) -> list[tuple[str, list[str], int]]:
         return [(self.by_id.get(q.id, ""), [], 0) for q in questions]
+
+
+def describe_choice(chosen: dict[str, Any], signal: dict[str, Any]) -> str:
+    """The log line of a held-out choice: τ, the reading, what they gave, and how the verifier ranked there."""
+    return (f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
+            f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))}, inside answer kinds "
+            f"{format_auroc(signal.get('auroc_within_groups'))}, the kind alone {format_auroc(signal.get('auroc_groups_alone'))})")
 
 
 def format_auroc(value: float | None) -> str:

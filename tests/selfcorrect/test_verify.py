@@ -10,6 +10,7 @@ from salam.errors import SalamError
 from salam.selfcorrect.verify import (
     VERDICTS,
     VerifyRunner,
+    answer_group,
     expected_revision,
     expected_threshold,
     verifier_metrics,
@@ -65,6 +66,18 @@ def test_revise_only_when_p_wrong_reaches_the_threshold_and_read_both_ways():
     assert not kept.revised and kept.t2.answer == "A"
 
 
+def test_a_revision_written_below_tau_keeps_both_readings_and_its_letter_scores():
+    # held-out τ selection writes every revision (revise_all) and must read "another letter" below the run's τ too:
+    # the right answer (P(wrong) 0.2 < 0.5) is not revised, yet its another-letter revision is (B), not the kept (A)
+    right, wrong = VerifyRunner(Scorer(), threshold=0.5, revise_all=True).run([Q_RIGHT, Q_WRONG])
+    assert (right.revised, right.t2.answer, right.t2_other.answer) == (False, "A", "A")
+    assert (right.revision.answer, right.revision_other.answer, right.revision_other.correct) == ("A", "B", False)
+    assert wrong.revision_other.answer == "B" and wrong.revision_other.correct
+    assert right.revision_scores == [0.0, -0.5, -3.0]
+    (kept,) = VerifyRunner(Scorer(), threshold=0.5).run([Q_RIGHT])
+    assert kept.revision is None and kept.revision_other is None and kept.revision_scores is None
+
+
 def test_the_another_letter_reading_makes_a_keeping_revision_switch():
     right, wrong = VerifyRunner(Scorer(), threshold=0.5, reading="another").run([Q_RIGHT, Q_WRONG])
     assert (right.revised, right.t2.answer) == (False, "A")  # a kept answer is not read at all
@@ -73,6 +86,19 @@ def test_the_another_letter_reading_makes_a_keeping_revision_switch():
     assert (m["reading"], m["fixes"], m["fix_rate"], m["acc_t2_any_letter"], m["acc_t2_another_letter"]) == ("another", 1, 1.0, 0.5, 1.0)
     with pytest.raises(SalamError, match="--verify-reading must be any or another"):
         VerifyRunner(Scorer(), reading="first")
+
+
+def test_answer_groups_split_bbq_answers_into_unknown_and_named_and_the_metrics_read_inside_them():
+    bbq = Question(id="b", task="Age", text="Who forgot?", options=["The boy", "Unknown", "The man"], answer="B",
+                   metadata={"unknown_letter": "B"})
+    assert [answer_group(bbq, a) for a in ("B", "A", None)] == ["Age/unknown", "Age/named", "Age/named"]
+    assert answer_group(Q_RIGHT, "A") == "t"  # a question without an "unknown" option: its task
+    # the verifier says "wrong" for every named answer and "right" for every unknown one: a kind detector
+    rows = [{"t1": {"correct": c}, "p_wrong": p, "revised": False, "threshold": 0.5} for c, p in
+            [(True, 0.1), (True, 0.1), (False, 0.9), (True, 0.9)]]
+    m = verifier_metrics(rows, ["Age/unknown", "Age/unknown", "Age/named", "Age/named"])
+    assert m["auroc"] == pytest.approx(5 / 6) and m["auroc_within_groups"] == 0.5 and m["auroc_groups_alone"] == pytest.approx(5 / 6)
+    assert "auroc_within_groups" not in verifier_metrics(rows)
 
 
 def test_the_verification_prompt_states_the_proposed_answer_and_ends_at_the_verdict_letter():
@@ -141,6 +167,7 @@ def test_the_bench_runs_verify_mode_and_reports_the_verifier(tmp_path, data_dir)
     summary = run_benchmark(config, tmp_path / "run", model=ScriptedChatModel(reply_fn=reply))
     v = summary["self_correct"]["verify"]
     assert v["revision_rate"] == 1.0 and v["threshold"] == 0.5 and v["n"] == 4
+    assert "auroc_within_groups" in v and "auroc_groups_alone" in v  # every BBQ first answer has an answer kind
     report = write_report(tmp_path / "run").read_text()
     assert "verify, then revise" in report and "AUROC" in report
     with pytest.raises(SalamError, match="--verify-threshold decides when to revise"):

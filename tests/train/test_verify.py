@@ -77,6 +77,10 @@ def test_verify_trains_chooses_tau_on_held_out_questions_and_the_bench_uses_it(t
     assert again["heldout_previous"]["verify_threshold"] == manifest["verify_threshold"]
     saved = json.loads((tmp_path / "verify" / "salam_train_manifest.json").read_text())
     assert saved["heldout_previous"]["heldout"] == manifest["heldout"] and saved["created"]
+    more = rechoose(tmp_path / "verify", log=lambda m: None, heldout=6)  # more held-out questions per task, recorded
+    assert more["heldout"]["heldout_n"] == 6 and more["heldout"]["heldout_per_task"] == 6
+    with pytest.raises(SalamError, match="--heldout must be at least 1"):
+        rechoose(tmp_path / "verify", heldout=0)
     from dataclasses import replace
 
     pag = train_verify(replace(config, out=tmp_path / "pag", variant="pag", max_steps=1), log=lambda m: None)
