@@ -79,12 +79,12 @@ def _self_correct(run: RunDir, test: Sequence[Question], with_memory: bool, wron
         out["tripost"] = {"mean_rounds": sum(int(r["rounds"]) for r in tripost) / len(tripost),
                           "claims_correct_when_wrong": sum(bool(r["claimed_correct_when_wrong"]) for r in tripost),
                           "wrong_final": len(wrong_final), "wrong_threshold": wrong_threshold}
-    verified = [rows[q.id] for q in present if "revised" in rows[q.id]]
+    verified = [q for q in present if "revised" in rows[q.id]]
     if verified:  # verify-then-revise: how the verifier ranked, how often it revised, how often a revision fixed
         from salam.selfcorrect.verify import answer_group, verifier_metrics
 
-        asked = [q for q in present if "revised" in rows[q.id]]
-        out["verify"] = verifier_metrics(verified, [answer_group(q, rows[q.id]["t1"]["answer"]) for q in asked])
+        out["verify"] = verifier_metrics([rows[q.id] for q in verified],
+                                         [answer_group(q, rows[q.id]["t1"]["answer"]) for q in verified])
     out["attempt2_with_guidelines"] = sum(1 for q in present if rows[q.id].get("memories"))
     out["redacted"] = sum(int(rows[q.id].get("redacted", 0)) for q in present)
     return out

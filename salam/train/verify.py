@@ -7,7 +7,8 @@ judges wrong (salam's recipe after PAG, Jiang et al. 2025), in choice mode.
    labelled right or wrong by the gold letter.
 2. One LoRA is trained on three kinds of letter examples: the *answer* (the gold letter after the
    ordinary prompt, so attempt 1 keeps what SFT taught), the *verdict* (A correct / B wrong after the
-   verification prompt of :mod:`salam.selfcorrect.verify`, balanced right : wrong 1 : 1), and the
+   verification prompt of :mod:`salam.selfcorrect.verify`, balanced right : wrong 1 : 1 overall or, with
+   ``verdict_balance="kind"``, inside each kind of first answer), and the
    *revision* (the gold letter after a wrong first answer was judged wrong). With ``memory`` the
    verification and revision prompts carry the memory's guidelines, as ``--self-correct-memory`` does.
 3. τ is chosen on held-out questions of the training split (after the trained and validation ones,
@@ -67,6 +68,11 @@ class VerifyConfig(BenchTrainConfig):
     revise_right: bool = False
     """``supervised``: also train revisions of right first answers (as many as of wrong ones), whose target keeps
     the answer, so a revision after a mistaken "wrong" verdict need not break it (CoCoS's "reward keeping")."""
+    verdict_balance: Literal["label", "kind"] = "label"
+    """``supervised``: how the verdict examples are balanced. ``label``: as many right as wrong answers overall.
+    ``kind``: as many right as wrong inside each kind of first answer (the task, and on BBQ the "unknown" option
+    or a named person; a kind with only one label gives no verdicts), so knowing the kind cannot predict the
+    verdict and only checking the answer can."""
     skip: int = 0
     """Training-split questions per task to skip first: those the starting model was trained on (its answers
     there are rarely wrong), e.g. 300 after `salam train sft`'s default."""
@@ -98,6 +104,27 @@ def sample_first_answers(config: VerifyConfig, questions: list[Question], model:
     return pairs, counts
 
 
+def balanced_verdicts(right: list[tuple[Question, str]], wrong: list[tuple[Question, str]], rng: random.Random,
+                      by_kind: bool) -> list[tuple[Question, str]]:
+    """As many right as wrong (question, answer) pairs: overall, or inside each :func:`answer_group` (whose
+    right : wrong share a verifier could otherwise learn instead of checking); right pairs first."""
+    if not by_kind:
+        n = min(len(right), len(wrong))
+        return rng.sample(right, n) + rng.sample(wrong, n)
+    kinds = sorted({answer_group(q, a) for q, a in right + wrong})
+    chosen_right, chosen_wrong = [], []
+    for kind in kinds:
+        r = [p for p in right if answer_group(*p) == kind]
+        w = [p for p in wrong if answer_group(*p) == kind]
+        n = min(len(r), len(w))
+        chosen_right += rng.sample(r, n)
+        chosen_wrong += rng.sample(w, n)
+    if not chosen_right:
+        raise SalamError("no kind of first answer (task, and on BBQ 'unknown' or a named person) is both right and wrong "
+                         "somewhere: --verdict-balance kind has no verdicts to train (use --verdict-balance label)")
+    return chosen_right + chosen_wrong
+
+
 def build_examples(config: VerifyConfig, questions: list[Question], pairs: list[tuple[Question, str]],
                    blocks: dict[str, str]) -> tuple[list[LetterExample], dict[str, int]]:
     """The answer, verdict (balanced right : wrong) and revision examples of the multi-task variant."""
@@ -107,8 +134,8 @@ def build_examples(config: VerifyConfig, questions: list[Question], pairs: list[
         raise SalamError(f"the starting model's {len(pairs)} distinct first answers are {len(right)} right and {len(wrong)} "
                          "wrong: the verifier needs both (raise --temperature or --n-init, or add questions with --limit)")
     rng = random.Random(f"{config.seed}-balance")
-    n = min(len(right), len(wrong))
-    verdicts = rng.sample(right, n) + rng.sample(wrong, n)
+    verdicts = balanced_verdicts(right, wrong, rng, by_kind=config.verdict_balance == "kind")
+    n = len(verdicts) // 2
     answers = [LetterExample.for_question(q, answer_prompt(q)) for q in questions]
     checks = [LetterExample(verify_prompt(q, a, blocks.get(q.id, "")), VERDICTS, "A" if a == q.answer else "B") for q, a in verdicts]
     revised = wrong + (rng.sample(right, min(len(right), len(wrong))) if config.revise_right else [])

@@ -35,6 +35,43 @@ def test_revise_right_also_teaches_keeping_a_right_answer(tmp_path):
     assert kinds["revision"] == 4 and len(kept) == 2 and all(e.target == "A" for e in revisions)
 
 
+def _bbq(i: int) -> Question:
+    return Question(id=f"b{i}", task="Age", text=f"context {i}. who?", options=["the old man", "the boy", "unknown"],
+                    answer="C" if i % 2 else "A", metadata={"unknown_letter": "C"})
+
+
+def test_kind_balance_leaves_the_answer_kind_no_clue_to_the_verdict(tmp_path):
+    from salam.selfcorrect.verify import answer_group
+
+    bbq = [_bbq(i) for i in range(12)]
+    # "unknown" answers are all right (a kind alone would predict them); named answers: 4 right, 6 wrong
+    pairs = ([(q, "C") for q in bbq if q.answer == "C"] + [(q, "A") for q in bbq if q.answer == "A"][:4]
+             + [(q, "B") for q in bbq[:6]])
+    by_label, label_kinds = build_examples(VerifyConfig(out=tmp_path), bbq, pairs, {})
+    by_kind, kind_kinds = build_examples(VerifyConfig(out=tmp_path, verdict_balance="kind"), bbq, pairs, {})
+    assert label_kinds["verdict_right"] == label_kinds["verdict_wrong"] == 6
+
+    def verdicts(examples):
+        found = []
+        for e in examples:
+            if e.letters == VERDICTS:
+                q = next(q for q in bbq if q.text in e.prompt)
+                letter = e.prompt.split("Proposed answer: (")[1][0]
+                found.append((answer_group(q, letter), e.target))
+        return found
+
+    assert any(kind == "Age/unknown" for kind, _ in verdicts(by_label))
+    assert kind_kinds["verdict_right"] == kind_kinds["verdict_wrong"] == 4  # the named kind only: 4 right, 4 wrong
+    assert sorted(verdicts(by_kind)) == [("Age/named", "A")] * 4 + [("Age/named", "B")] * 4
+
+
+def test_kind_balance_with_no_mixed_kind_is_one_line(tmp_path):
+    bbq = [_bbq(i) for i in range(4)]
+    pairs = [(q, "C") for q in bbq if q.answer == "C"] + [(q, "B") for q in bbq]  # unknown: right only; named: wrong only
+    with pytest.raises(SalamError, match="--verdict-balance kind has no verdicts"):
+        build_examples(VerifyConfig(out=tmp_path, verdict_balance="kind"), bbq, pairs, {})
+
+
 def test_rechoose_refuses_a_folder_without_a_verify_model(tmp_path):
     from salam.errors import SalamError
     from salam.train.verify import rechoose
