@@ -3,7 +3,8 @@
 Run: SALAM_DATA_DIR=../shared/data python benchmarks/engines.py [--out benchmarks/results/engines.md] [--skip-gather]
 
 (i) The README main job's 160 BBQ test questions (4 categories, 40 each, seeded split) in choice mode through
-    the transformers engine, llama.cpp in-process (`--engine llamacpp`) and llama.cpp's OpenAI-compatible
+    the transformers engine, llama.cpp in-process (`--engine llamacpp`, and `--engine llamacpp-f32` on the
+    GGUF's float32 copy) and llama.cpp's OpenAI-compatible
     server (`python -m llama_cpp.server`, letters from /v1/completions top_logprobs): share of identical
     letters and each one's accuracy.
 (ii) Tokens/s of `salam ask`-style greedy generation (128 new tokens, no stop) for 1 sequence and for 8
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("transformers", "llamacpp", "llamacpp-f32")
 PROMPT = "Question: Why do leaves change colour in autumn? Explain in detail, step by step.\nAnswer:"
 
 
@@ -85,6 +87,14 @@ def gather_seconds(work: Path, engine: str) -> float:
     return json.loads((out / "timings.json").read_text())["gather"]
 
 
+def _llama_cpp_build() -> str:
+    """The binding's version and the CPU features its build uses: speed depends on both (REPACK, AVX2)."""
+    import llama_cpp
+
+    features = [f.split("=")[0].strip() for f in llama_cpp.llama_print_system_info().decode().split("|") if "= 1" in f]
+    return f"{llama_cpp.__version__} ({', '.join(features)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/engines.md")
@@ -94,7 +104,8 @@ def main() -> None:
     from salam.models.resolve import resolve_chat_model
 
     work = Path(tempfile.mkdtemp(prefix="salam-engines-"))
-    runs = {"transformers": bench_letters(work, "transformers"), "llama.cpp in-process": bench_letters(work, "llamacpp", engine="llamacpp")}
+    runs = {"transformers": bench_letters(work, "transformers"), "llama.cpp in-process": bench_letters(work, "llamacpp", engine="llamacpp"),
+            "llama.cpp in-process, float32 copy": bench_letters(work, "llamacpp-f32", engine="llamacpp-f32")}
     proc, url = start_server(embedded_gguf(), work / "server.log")
     try:
         runs["llama.cpp server"] = bench_letters(work, "server", model="openai:gemma", base_url=url, max_concurrency=1)
@@ -103,17 +114,17 @@ def main() -> None:
         proc.wait(timeout=30)
     reference = runs["transformers"]["letters"]
     speed = {}
-    for engine in ("transformers", "llamacpp"):
+    for engine in ENGINES:
         model = resolve_chat_model("local", engine=engine, batch_size=8)
         tokens_per_second(model, 1)  # warm-up: load, first-call costs
         speed[engine] = (tokens_per_second(model, 1), tokens_per_second(model, 8))
-    gather = {} if args.skip_gather else {e: gather_seconds(work, e) for e in ("transformers", "llamacpp")}
+    gather = {} if args.skip_gather else {e: gather_seconds(work, e) for e in ENGINES}
     lines = [
         "# Engines: transformers vs llama.cpp on the embedded model", "",
         f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/engines.py` · machine: {platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.python_version()} · model: the embedded Gemma 3 270M (Q4_K_M GGUF; "
         "transformers reads it dequantised to float32) · data: BBQ, 4 categories, the main job's 160 test questions "
-        "(seeded split), choice mode.", "",
+        f"(seeded split), choice mode · llama-cpp-python {_llama_cpp_build()}.", "",
         "## (i) Letters", "",
         "| engine | letters scored by | accuracy % | same letter as transformers | wall s |", "|---|---|---|---|---|",
     ]
@@ -125,10 +136,11 @@ def main() -> None:
               "|---|---|---|---|"]
     for engine, (one, eight) in speed.items():
         lines.append(f"| {engine} | {one:.1f} | {eight:.1f} | {gather.get(engine, float('nan')):.1f} |")
-    one_ratio = speed["llamacpp"][0] / speed["transformers"][0]
-    lines += ["", f"llama.cpp / transformers: {one_ratio:.1f}x for one sequence, "
-              f"{speed['llamacpp'][1] / speed['transformers'][1]:.1f}x for 8"
-              + (f"; gather {gather['transformers'] / gather['llamacpp']:.1f}x faster" if gather else "") + "."]
+    lines.append("")
+    for engine in ENGINES[1:]:
+        lines.append(f"{engine} / transformers: {speed[engine][0] / speed['transformers'][0]:.1f}x for one sequence, "
+                     f"{speed[engine][1] / speed['transformers'][1]:.1f}x for 8"
+                     + (f"; gather {gather['transformers'] / gather[engine]:.1f}x faster" if gather else "") + ".")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -84,7 +84,8 @@ class BenchConfig:
     """Tokens one chain-of-thought turn may write (``cot`` answers, ``tripost`` attempts and updates; None: 512).
     Local models only; a model that never states its answer costs this much per turn."""
     engine: str = "transformers"
-    """What runs ``local`` specs: ``transformers`` or ``llamacpp`` (the ``[llamacpp]`` extra)."""
+    """What runs ``local`` specs: ``transformers``, ``llamacpp`` (the ``[llamacpp]`` extra) or ``llamacpp-f32``
+    (llama.cpp on a float32 copy of the GGUF: transformers' letters)."""
     logprobs: str = "completions"
     """``openai:`` models in choice mode: letter log-probabilities from ``completions`` or ``chat``."""
     max_concurrency: int = 10

@@ -18,7 +18,7 @@ ChromaUrlOpt = typer.Option(None, "--chroma-url", envvar="SALAM_CHROMA_URL", hel
 EmbedderOpt = typer.Option(None, "--embedder", help="sentence-transformers id or path (default: bundled all-MiniLM-L6-v2).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 BatchSizeOpt = typer.Option(8, "--batch-size", min=1, help="Prompts per model call (a local model pads them into one batch).")
-EngineOpt = typer.Option("transformers", "--engine", help="What runs local specs: transformers, or llamacpp (in-process llama.cpp: pip install 'salam[llamacpp]'); training stays on transformers.")
+EngineOpt = typer.Option("transformers", "--engine", help="What runs local specs: transformers; llamacpp (in-process llama.cpp on the shipped Q4_K_M GGUF: pip install 'salam[llamacpp]'; fastest, close letters can differ); or llamacpp-f32 (llama.cpp on a float32 copy: the letters transformers gives). Training stays on transformers.")
 LogprobsOpt = typer.Option("completions", "--logprobs", help="openai: models in choice mode: letter log-probabilities from the completions endpoint (raw prompt; vLLM, llama.cpp) or chat (chat-completions top_logprobs, for chat-only APIs).")
 MaxConcurrencyOpt = typer.Option(10, "--max-concurrency", help="openai: models: requests in flight at most (inspect_ai's default, 10).")
 MaxRetriesOpt = typer.Option(5, "--max-retries", help="openai: models: retries on rate limits, 5xx and timeouts, with exponential backoff.")

@@ -41,22 +41,30 @@ def require_llama_cpp() -> None:
         raise MissingExtraError(f"--engine llamacpp needs llama-cpp-python: {INSTALL_HINT}") from exc
 
 
-def embedded_gguf() -> Path:
-    """The embedded model's GGUF, assembled once from its package into salam's model cache."""
+def embedded_gguf(float32: bool = False) -> Path:
+    """The embedded model's GGUF, assembled once from its package into salam's model cache; with ``float32``,
+    its float32 copy (:mod:`salam.models.gguf_float32`, 1.1 GB), written once beside it."""
     from filelock import FileLock
 
     from salam._util.home import models_cache_dir
     from salam.models.embedded import _gguf_package
 
     pkg = _gguf_package()
-    target = models_cache_dir() / f"{pkg.EXPECTED_SHA256}.gguf"
+    quantised = models_cache_dir() / f"{pkg.EXPECTED_SHA256}.gguf"
+    target = quantised.with_suffix(".f32.gguf") if float32 else quantised
     if target.is_file():
         return target
+    source = embedded_gguf() if float32 else None
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if not target.is_file():
-            partial = target.with_suffix(".gguf.partial")
-            pkg.assemble(partial, overwrite=True)
+            partial = target.with_suffix(".partial")
+            if source is None:
+                pkg.assemble(partial, overwrite=True)
+            else:
+                from salam.models.gguf_float32 import write_float32
+
+                write_float32(source, partial)
             partial.replace(target)  # atomic: a reader never sees half a model
     return target
 
@@ -168,7 +176,7 @@ class LlamaCppChatModel(BaseChatModel):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         (text, n_in, n_out, seconds), = self.generate_texts([self.format_prompt(messages)], stop=stop,
                                                             max_new_tokens=kwargs.get("max_new_tokens"))
-        return ChatResult(generations=[ChatGeneration(message=reply_message(text, n_in, n_out, seconds, self.model_name, "llamacpp"))])
+        return ChatResult(generations=[ChatGeneration(message=reply_message(text, n_in, n_out, seconds, self.model_name, self.engine))])
 
     def batch(self, inputs: list[LanguageModelInput], config: RunnableConfig | list[RunnableConfig] | None = None, *,
               return_exceptions: bool = False, **kwargs: Any) -> list[AIMessage]:
@@ -181,11 +189,12 @@ class LlamaCppChatModel(BaseChatModel):
             if return_exceptions:
                 return [exc] * len(inputs)  # type: ignore[list-item]
             raise
-        return [reply_message(t, i, o, s, self.model_name, "llamacpp") for t, i, o, s in outs]
+        return [reply_message(t, i, o, s, self.model_name, self.engine) for t, i, o, s in outs]
 
 
-def embedded_llamacpp(adapter_dir: str | None, **kwargs: Any) -> LlamaCppChatModel:
-    """``local`` / ``local+lora:DIR`` on llama.cpp: the embedded GGUF, and the adapter converted once."""
+def embedded_llamacpp(adapter_dir: str | None, float32: bool = False, **kwargs: Any) -> LlamaCppChatModel:
+    """``local`` / ``local+lora:DIR`` on llama.cpp: the embedded GGUF (as shipped, or its float32 copy), and the
+    adapter converted once."""
     from salam.models.embedded import EMBEDDED_NAME
 
     require_llama_cpp()
@@ -196,4 +205,5 @@ def embedded_llamacpp(adapter_dir: str | None, **kwargs: Any) -> LlamaCppChatMod
 
         lora = str(adapter_gguf(Path(adapter_dir)))
         name = f"{EMBEDDED_NAME}+lora:{'/'.join(Path(adapter_dir).resolve().parts[-2:])}"
-    return LlamaCppChatModel(model_path=str(embedded_gguf()), lora_path=lora, model_name=name, **kwargs)
+    return LlamaCppChatModel(model_path=str(embedded_gguf(float32)), lora_path=lora, model_name=name,
+                             engine="llamacpp-f32" if float32 else "llamacpp", **kwargs)

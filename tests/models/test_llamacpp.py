@@ -42,7 +42,7 @@ def test_an_unknown_engine_is_one_line():
     from salam.errors import SalamError
     from salam.models.resolve import resolve_chat_model
 
-    with pytest.raises(SalamError, match="--engine must be transformers or llamacpp"):
+    with pytest.raises(SalamError, match="--engine must be transformers, llamacpp or llamacpp-f32"):
         resolve_chat_model("local", engine="vllm")
 
 
@@ -57,6 +57,26 @@ def test_llamacpp_scores_the_letters_transformers_scores(data_dir):
     assert sum(a == b for a, b in zip(ours, theirs)) >= 12  # quantised matmuls move close calls (benchmarks: 160 q)
     text, n_in, n_out, _ = resolve_chat_model("local", engine="llamacpp").generate_texts(["Q: 2+2=?\nA:"], max_new_tokens=8)[0]
     assert n_out >= 1 and n_in > 3 and isinstance(text, str)
+
+
+@pytest.mark.slow
+def test_llamacpp_on_the_float32_copy_scores_exactly_the_letters_transformers_scores(data_dir):
+    pytest.importorskip("llama_cpp")
+    from salam.models.llamacpp import embedded_gguf
+    from salam.models.resolve import resolve_chat_model
+
+    questions = _questions(data_dir)
+    model = resolve_chat_model("local", engine="llamacpp-f32")
+    ours, our_scores = _letters(model, questions)
+    theirs, their_scores = _letters(resolve_chat_model("local"), questions)
+    assert ours == theirs  # quantised: >= 12 of 16 (above); float32 products: all (benchmarks: 160/160)
+    assert max(abs(a - b) for x, y in zip(our_scores, their_scores) for a, b in zip(x, y)) < 0.05
+    copy = embedded_gguf(float32=True)
+    assert model.model_path == str(copy) and copy.stat().st_size > 2 * embedded_gguf().stat().st_size
+    stamp = copy.stat().st_mtime_ns
+    assert embedded_gguf(float32=True).stat().st_mtime_ns == stamp  # written once
+    reply = model.invoke("Q: 2+2=?\nA:", max_new_tokens=4)
+    assert reply.response_metadata["engine"] == "llamacpp-f32"
 
 
 @pytest.mark.slow
