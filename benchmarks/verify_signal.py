@@ -11,6 +11,9 @@ kind (`salam.selfcorrect.verify.answer_group`: the task, and on BBQ "unknown" or
   rotated by one and by two places (a guess tends to follow the position);
 - the answer kind alone (a score that knows only the kind's share of wrong answers).
 
+The verifier's AUROC inside kinds pools the pairs of every kind, so it is also given per kind ("named",
+"unknown"): one kind with many pairs can carry the pooled figure.
+
 ``--runs DIR ...`` adds the same split for bench runs of `--self-correct verify` (their samples: test
 questions, read as analysis only). Writes ``benchmarks/results/verify_signal.md``.
 
@@ -101,6 +104,7 @@ def run_rows(run: Path) -> list[dict]:
 
 
 def measures(rows: list[dict], scores: Sequence[str]) -> dict[str, Any]:
+    from salam.selfcorrect.verify import auroc_by_kind
     from salam.stats import auroc, auroc_within_groups, group_prior_auroc
 
     wrong = [r["wrong"] for r in rows]
@@ -113,7 +117,12 @@ def measures(rows: list[dict], scores: Sequence[str]) -> dict[str, Any]:
     for r in rows:
         kinds.setdefault(r["group"].split("/")[-1], []).append(r["wrong"])
     out["kinds"] = {k: (len(v), sum(v)) for k, v in sorted(kinds.items())}
+    out["verifier_by_kind"] = auroc_by_kind([r["p_wrong"] for r in rows], wrong, groups)
     return out
+
+
+def by_kind(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {fmt(a)}" for k, a in result["verifier_by_kind"].items())
 
 
 def fmt(x: float | None) -> str:
@@ -140,16 +149,17 @@ def main() -> None:
              "task, and \"unknown\" or a named person). *The kind alone* is a score that knows only each kind's share "
              "of wrong answers.", "",
              "| questions | n | wrong | kinds: n (wrong) | the kind alone | verifier P(wrong): all / inside kinds | "
-             "answerer's doubt: all / inside | option-order inconsistency: all / inside |", "|---|---|---|---|---|---|---|---|",
+             "verifier inside each kind | answerer's doubt: all / inside | option-order inconsistency: all / inside |",
+             "|---|---|---|---|---|---|---|---|---|",
              f"| held-out (training split) | {held['n']} | {held['wrong']} | "
              + ", ".join(f"{k} {n} ({w})" for k, (n, w) in held["kinds"].items())
-             + f" | {fmt(held['kind_alone'])} | " + " | ".join(f"{fmt(held[s][0])} / {fmt(held[s][1])}"
-                                                           for s in ("p_wrong", "doubt", "inconsistency")) + " |"]
+             + f" | {fmt(held['kind_alone'])} | {fmt(held['p_wrong'][0])} / {fmt(held['p_wrong'][1])} | {by_kind(held)} | "
+             + " | ".join(f"{fmt(held[s][0])} / {fmt(held[s][1])}" for s in ("doubt", "inconsistency")) + " |"]
     for run in args.runs:
         test = measures(run_rows(run), ("p_wrong",))
         lines.append(f"| test, `{run}` (analysis) | {test['n']} | {test['wrong']} | "
                      + ", ".join(f"{k} {n} ({w})" for k, (n, w) in test["kinds"].items())
-                     + f" | {fmt(test['kind_alone'])} | {fmt(test['p_wrong'][0])} / {fmt(test['p_wrong'][1])} | — | — |")
+                     + f" | {fmt(test['kind_alone'])} | {fmt(test['p_wrong'][0])} / {fmt(test['p_wrong'][1])} | {by_kind(test)} | — | — |")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

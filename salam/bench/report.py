@@ -125,7 +125,9 @@ def verify_markdown(v: dict) -> list[str]:
     if v.get("auroc_within_groups", None) is not None or v.get("auroc_groups_alone") is not None:
         fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
         lines.append(f"Inside each kind of first answer (task; on BBQ, \"unknown\" or a named person) the AUROC is "
-                     f"{fmt(v.get('auroc_within_groups'))}; knowing only the kind would give {fmt(v.get('auroc_groups_alone'))}.")
+                     f"{fmt(v.get('auroc_within_groups'))}"
+                     + (f" ({', '.join(f'{k} {fmt(a)}' for k, a in v['auroc_by_kind'].items())})" if v.get("auroc_by_kind") else "")
+                     + f"; knowing only the kind would give {fmt(v.get('auroc_groups_alone'))}.")
     return lines
 
 

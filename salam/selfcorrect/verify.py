@@ -195,12 +195,26 @@ def answer_group(question: Question, answer: str | None) -> str:
     return f"{question.task}/{'unknown' if answer == unknown else 'named'}"
 
 
+def auroc_by_kind(scores: Sequence[float], wrong: Sequence[bool], groups: Sequence[str]) -> dict[str, float | None]:
+    """The AUROC inside the groups of each answer kind apart ("named", "unknown" on BBQ), since the pooled
+    figure weighs each kind by its right x wrong pairs and one kind can carry it; empty without kinds."""
+    from salam.stats import auroc_within_groups
+
+    if not groups or not all("/" in g for g in groups):
+        return {}
+    kinds: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        kinds.setdefault(g.rsplit("/", 1)[1], []).append(i)
+    return {k: auroc_within_groups([scores[i] for i in ix], [wrong[i] for i in ix], [groups[i] for i in ix])
+            for k, ix in sorted(kinds.items())}
+
+
 def verifier_metrics(rows: Sequence[dict[str, Any]], groups: Sequence[str] | None = None) -> dict[str, Any]:
     """How the verifier and the revisions did, from sample rows: AUROC of P(wrong) for a wrong first answer,
     precision and recall of "wrong" (a revision) at the run's τ, the revision rate, and the share of revisions
     that ended right (fix rate, in the run's reading); with both readings' Acc@t2 in choice mode. With each
-    row's :func:`answer_group`, also the AUROC inside the groups and the one the groups alone would give:
-    a verifier that only knows which kind of answer is usually wrong has the second, not the first."""
+    row's :func:`answer_group`, also the AUROC inside the groups (pooled, and per kind) and the one the groups
+    alone would give: a verifier that only knows which kind of answer is usually wrong has the last, not the first."""
     from salam.stats import auroc, auroc_within_groups, group_prior_auroc
 
     if not rows:
@@ -222,6 +236,7 @@ def verifier_metrics(rows: Sequence[dict[str, Any]], groups: Sequence[str] | Non
     if groups is not None:
         out["auroc_within_groups"] = auroc_within_groups([float(r["p_wrong"]) for r in rows], wrong, groups)
         out["auroc_groups_alone"] = group_prior_auroc(wrong, groups)
+        out["auroc_by_kind"] = auroc_by_kind([float(r["p_wrong"]) for r in rows], wrong, groups)
     if all(r.get("t2_other") for r in rows):
         any_letter = [r["revision"] if r["revised"] and r.get("revision") else r["t1"] for r in rows]
         out["acc_t2_any_letter"] = sum(bool(a["correct"]) for a in any_letter) / len(rows)

@@ -21,3 +21,11 @@ def test_measures_report_all_inside_kinds_and_the_kind_alone(benchmark_script):
     assert (m["n"], m["wrong"], m["kinds"]) == (4, 1, {"named": (2, 1), "unknown": (2, 0)})
     all_, inside = m["p_wrong"]
     assert inside == 0.5 and all_ == m["kind_alone"] > 0.8  # a kind detector, not a verifier
+    assert m["verifier_by_kind"] == {"named": 0.5, "unknown": None}  # no wrong "unknown" answer: undefined there
+
+
+def test_the_pooled_inside_figure_can_hide_a_kind_at_chance(benchmark_script):
+    unknown = [{"group": "Age/unknown", "wrong": w, "p_wrong": 0.9 if w else 0.1} for w in [True] * 4 + [False] * 6]
+    named = [{"group": "Age/named", "wrong": w, "p_wrong": 0.5} for w in (True, False)]
+    m = benchmark_script("verify_signal").measures(unknown + named, ("p_wrong",))
+    assert m["p_wrong"][1] > 0.95 and m["verifier_by_kind"] == {"named": 0.5, "unknown": 1.0}

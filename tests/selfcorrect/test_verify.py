@@ -98,7 +98,9 @@ def test_answer_groups_split_bbq_answers_into_unknown_and_named_and_the_metrics_
             [(True, 0.1), (True, 0.1), (False, 0.9), (True, 0.9)]]
     m = verifier_metrics(rows, ["Age/unknown", "Age/unknown", "Age/named", "Age/named"])
     assert m["auroc"] == pytest.approx(5 / 6) and m["auroc_within_groups"] == 0.5 and m["auroc_groups_alone"] == pytest.approx(5 / 6)
+    assert m["auroc_by_kind"] == {"named": 0.5, "unknown": None}  # no wrong "unknown" answer: undefined there
     assert "auroc_within_groups" not in verifier_metrics(rows)
+    assert verifier_metrics(rows, ["t", "t", "t", "t"])["auroc_by_kind"] == {}  # no answer kinds outside BBQ
 
 
 def test_the_verification_prompt_states_the_proposed_answer_and_ends_at_the_verdict_letter():
