@@ -208,3 +208,13 @@ def test_a_model_that_cannot_score_verdicts_is_refused_before_any_run_folder(tmp
     with pytest.raises(SalamError, match="choice"):
         run_benchmark(config, tmp_path / "run", model=ScriptedChatModel(replies=["A"]))
     assert not (tmp_path / "run").exists()
+
+
+def test_the_report_gives_the_auroc_inside_kinds_pooled_and_per_kind():
+    from salam.bench.report import verify_markdown
+
+    v = {"threshold": 0.6, "auroc": 0.84, "precision_wrong": 0.6, "recall_wrong": 0.3, "revision_rate": 0.1, "fix_rate": 0.4,
+         "fixes": 8, "breaks": 7, "auroc_within_groups": 0.852, "auroc_groups_alone": 0.633,
+         "auroc_by_kind": {"named": 0.543, "unknown": 0.986}}
+    line = verify_markdown(v)[-1]
+    assert "0.852 (named 0.543, unknown 0.986); knowing only the kind would give 0.633." in line
