@@ -17,10 +17,12 @@ AnswerMode = Literal["generate", "choice", "cot"]
 ANSWER_STOP = ["\n"]
 
 
-def answer_prompt(question: Question, guidance: str = "") -> str:
-    """The main model's prompt: guidance block, question, and ``Answer: (`` for multiple choice."""
+def answer_prompt(question: Question, guidance: str = "", note: str = "") -> str:
+    """The main model's prompt: guidance block, question, any note about this attempt (a revision's "judged wrong"),
+    and ``Answer: (`` for multiple choice. The note comes after the question so that every turn on a question
+    begins with the same tokens (training reads them once: :mod:`salam.train.grouped_letters`)."""
     prefix = " (" if question.is_multiple_choice else ""
-    return load_prompt("answer").format(guidance=guidance, question=question.render(), answer_prefix=prefix)
+    return load_prompt("answer").format(guidance=guidance, question=question.render(), note=note, answer_prefix=prefix)
 
 
 def check_letter_scoring(model: Any) -> None:
@@ -69,13 +71,13 @@ class Answerer:
         """
         return self.answer_prompts([q for q, _ in items], [self.prompt(q, g) for q, g in items], round_, guidelines, progress)
 
-    def prompt(self, question: Question, guidance: str = "") -> str:
-        """The prompt this answerer's mode asks ``question`` with."""
+    def prompt(self, question: Question, guidance: str = "", note: str = "") -> str:
+        """The prompt this answerer's mode asks ``question`` with (``note``: a line between question and answer)."""
         if self.mode == "cot":
             from salam.answering.cot import cot_prompt
 
-            return cot_prompt(question, guidance, self.exemplars(question.task))
-        return answer_prompt(question, guidance)
+            return cot_prompt(question, guidance, self.exemplars(question.task), note)
+        return answer_prompt(question, guidance, note)
 
     def answer_prompts(
         self, questions: Sequence[Question], prompts: Sequence[str], round_: int = 1,

@@ -33,10 +33,10 @@ def no_exemplars(task: str) -> str:
     return ""
 
 
-def cot_prompt(question: Question, guidance: str = "", exemplars: str = "") -> str:
-    """Few-shot exemplars, any guidance block, the question and the start of the answer."""
+def cot_prompt(question: Question, guidance: str = "", exemplars: str = "", note: str = "") -> str:
+    """Few-shot exemplars, any guidance block, the question, any note on this attempt and the start of the answer."""
     head = f"{exemplars}\n\n" if exemplars else ""
-    return f"{head}{guidance}Q: {question.render()}\nA: {THINK}"
+    return f"{head}{guidance}Q: {question.render()}\n{note}A: {THINK}"
 
 
 def final_answer(rationale: str) -> str | None:

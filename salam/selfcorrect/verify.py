@@ -46,14 +46,15 @@ def verify_prompt(question: Question, first_answer: str | None, guidance: str = 
 
 
 def revision_note(question: Question, first_answer: str | None) -> str:
-    """The guidance line a revision starts with: the first answer was judged wrong."""
+    """The line a revision's answer follows: the first answer was judged wrong."""
     return load_prompt("revise").format(first_answer=first_answer_text(question, first_answer))
 
 
 def revise_prompt(question: Question, first_answer: str | None, guidance: str = "", answerer: Answerer | None = None) -> str:
-    """The revision: the answer prompt (of ``answerer``'s mode) after the note and any memory guidance."""
-    note = guidance + revision_note(question, first_answer)
-    return answerer.prompt(question, note) if answerer is not None else answer_prompt(question, note)
+    """The revision: the answer prompt (of ``answerer``'s mode) with any memory guidance before the question and the
+    note after it, so the answer, the verification and the revision of a question begin alike."""
+    note = revision_note(question, first_answer)
+    return answerer.prompt(question, guidance, note) if answerer is not None else answer_prompt(question, guidance, note)
 
 
 def check_threshold(value: float | None) -> None:

@@ -27,10 +27,11 @@ def common_length(sequences: Sequence[Sequence[int]]) -> int:
 
 
 def encode_groups(tokenizer: Any, groups: Sequence[Sequence[str]], max_length: int) -> dict[str, Any]:
-    """Groups of formatted prompts (same count per group) -> the shared-prefix batch of :func:`last_logits`.
+    """Groups of formatted prompts -> the shared-prefix batch of :func:`last_logits`.
 
     ``prefix_ids``/``prefix_mask`` [G, P] (left-padded) hold each group's common beginning;
-    ``suffix_ids``/``suffix_mask`` [G*k, S] (left-padded) the rest of each prompt, group-major.
+    ``suffix_ids``/``suffix_mask`` [N, S] (left-padded) the rest of each prompt, group-major, and
+    ``suffix_group`` [N] the group each ending continues (groups may differ in size).
     """
     import torch
 
@@ -39,17 +40,19 @@ def encode_groups(tokenizer: Any, groups: Sequence[Sequence[str]], max_length: i
     flat = [text for group in groups for text in group]
     enc = encode_prompts(tokenizer, flat, max_length)
     ids = [row[mask.bool()].tolist() for row, mask in zip(enc["input_ids"], enc["attention_mask"])]
-    per = len(groups[0])
-    prefixes, suffixes = [], []
-    for g in range(len(groups)):
-        members = ids[g * per : (g + 1) * per]
+    prefixes, suffixes, owners, start = [], [], [], 0
+    for g, group in enumerate(groups):
+        members = ids[start : start + len(group)]
+        start += len(group)
         cut = common_length(members)
         prefixes.append(members[0][:cut])
         suffixes += [m[cut:] for m in members]
+        owners += [g] * len(members)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     prefix_ids, prefix_mask = _left_pad(prefixes, pad, torch)
     suffix_ids, suffix_mask = _left_pad(suffixes, pad, torch)
-    return {"prefix_ids": prefix_ids, "prefix_mask": prefix_mask, "suffix_ids": suffix_ids, "suffix_mask": suffix_mask}
+    return {"prefix_ids": prefix_ids, "prefix_mask": prefix_mask, "suffix_ids": suffix_ids, "suffix_mask": suffix_mask,
+            "suffix_group": torch.tensor(owners, dtype=torch.long)}
 
 
 def _left_pad(rows: list[list[int]], pad: int, torch: Any) -> tuple[Any, Any]:
@@ -72,14 +75,13 @@ def last_logits(model: Any, batch: dict[str, Any]) -> Any:
     """
     import torch
 
-    prefix_mask, suffix_mask = batch["prefix_mask"], batch["suffix_mask"]
-    per = suffix_mask.shape[0] // prefix_mask.shape[0]
+    prefix_mask, suffix_mask, owners = batch["prefix_mask"], batch["suffix_mask"], batch["suffix_group"]
     out = model(input_ids=batch["prefix_ids"], attention_mask=prefix_mask, use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
-    cache.batch_repeat_interleave(per)
+    cache.batch_select_indices(owners)  # each ending gets its group's keys and values (a copy; gradients flow back)
     width = prefix_mask.shape[1]
     positions = (width + suffix_mask.cumsum(-1) - 1).clamp(min=width)
-    mask = torch.cat([prefix_mask.repeat_interleave(per, dim=0), suffix_mask], dim=1)
+    mask = torch.cat([prefix_mask[owners], suffix_mask], dim=1)
     out = model(input_ids=batch["suffix_ids"], attention_mask=mask, position_ids=positions, past_key_values=cache,
                 use_cache=True, logits_to_keep=1)
     return out.logits[:, -1, :]

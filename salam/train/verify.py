@@ -49,6 +49,7 @@ from salam.train.base import (
     write_manifest,
 )
 from salam.train.folder import MANIFEST, TrainDir, adapter_of, save_trained, starting_point
+from salam.train.grouped_letters import fit_grouped_letters, shuffled_groups
 from salam.train.letters import LetterExample, letter_accuracy
 from salam.train.trainer import fit_letters
 from salam.types import Question
@@ -88,6 +89,10 @@ class VerifyConfig(BenchTrainConfig):
     """A memory gathered on the training split: verification and revision prompts carry its guidelines."""
     namespace: str = "default"
     """Namespace of that memory."""
+    share_question: bool = True
+    """``supervised``: train each question's answer, verdict and revision examples together, the question read once
+    for all of them (the same loss, fewer tokens); a step takes whole questions, about ``--batch-size`` examples.
+    Off: every example is its own prompt."""
 
     BOUNDS = {**BenchTrainConfig.BOUNDS, "skip": (0, None), "n_init": (1, None), "heldout": (1, None), "alpha": (0.0, None)}
 
@@ -126,8 +131,9 @@ def balanced_verdicts(right: list[tuple[Question, str]], wrong: list[tuple[Quest
 
 
 def build_examples(config: VerifyConfig, questions: list[Question], pairs: list[tuple[Question, str]],
-                   blocks: dict[str, str]) -> tuple[list[LetterExample], dict[str, int]]:
-    """The answer, verdict (balanced right : wrong) and revision examples of the multi-task variant."""
+                   blocks: dict[str, str]) -> tuple[list[LetterExample], dict[str, int], list[str]]:
+    """The answer, verdict (balanced right : wrong) and revision examples of the multi-task variant, shuffled, with
+    the id of the question each example asks."""
     right = [(q, a) for q, a in pairs if a == q.answer]
     wrong = [(q, a) for q, a in pairs if a != q.answer]
     if not right or not wrong:
@@ -140,9 +146,22 @@ def build_examples(config: VerifyConfig, questions: list[Question], pairs: list[
     checks = [LetterExample(verify_prompt(q, a, blocks.get(q.id, "")), VERDICTS, "A" if a == q.answer else "B") for q, a in verdicts]
     revised = wrong + (rng.sample(right, min(len(right), len(wrong))) if config.revise_right else [])
     revisions = [LetterExample.for_question(q, revise_prompt(q, a, blocks.get(q.id, ""))) for q, a in revised]
-    examples = answers + checks + revisions
-    rng.shuffle(examples)
-    return examples, {"answer": len(answers), "verdict_right": n, "verdict_wrong": n, "revision": len(revisions)}
+    owned = list(zip(answers + checks + revisions, [q.id for q in questions] + [q.id for q, _ in verdicts + revised]))
+    rng.shuffle(owned)
+    kinds = {"answer": len(answers), "verdict_right": n, "verdict_wrong": n, "revision": len(revisions)}
+    return [e for e, _ in owned], kinds, [owner for _, owner in owned]
+
+
+def fit_examples(config: VerifyConfig, model: Any, tokenizer: Any, examples: list[LetterExample], owners: list[str],
+                 folder: TrainDir, on_log: OnLog | None) -> dict[str, Any]:
+    """One trainer run over the examples: grouped by question (``share_question``) or one prompt each."""
+    if not config.share_question:
+        return fit_letters(config, model, tokenizer, examples, folder, on_log)
+    groups: dict[str, list[LetterExample]] = {}
+    for example, owner in zip(examples, owners):
+        groups.setdefault(owner, []).append(example)
+    return fit_grouped_letters(config, model, tokenizer, shuffled_groups(groups, random.Random(f"{config.seed}-groups")),
+                               folder, on_log)
 
 
 def train_verify(config: VerifyConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None,
@@ -180,10 +199,10 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
         fields, about = _fit_pag(config, model, tokenizer, train, blocks, folder, on_log)
     else:
         pairs, counts = sample_first_answers(config, train, resolve_chat_model(start, max_new_tokens=12, batch_size=config.batch_size))
-        examples, kinds = build_examples(config, train, pairs, blocks)
+        examples, kinds, owners = build_examples(config, train, pairs, blocks)
         log(f"verify: {sum(counts.values())} first answers ({dict(counts)}), {len(pairs)} distinct; examples {kinds}")
         model, tokenizer, base_hash = prepare_model(config, config.full, adapter_of(start))
-        fields = fit_letters(config, model, tokenizer, examples, folder, on_log)
+        fields = fit_examples(config, model, tokenizer, examples, owners, folder, on_log)
         about = {"first_answers": dict(counts), "distinct_first_answers": len(pairs), "examples_by_kind": kinds,
                  "data_sha256": texts_hash(e.prompt + e.target for e in examples)}
     val = [LetterExample.for_question(q, answer_prompt(q)) for q in validation]

@@ -23,13 +23,15 @@ def tiny(tmp_path_factory):
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
-def _launch(*args: str, processes: int = 2) -> subprocess.Popen:
+def _launch(*args: str, processes: int = 2, batch_log: Path | None = None) -> subprocess.Popen:
     """``accelerate launch --multi_gpu --num_processes N -m salam.cli.main train ...`` (torchrun underneath; without a
-    GPU the processes meet over gloo)."""
+    GPU the processes meet over gloo). With ``batch_log`` the run goes through ``batch_probe.py``, which writes each
+    process's training batches there."""
     launcher = ["--multi_gpu", "--num_processes", str(processes)] if processes > 1 else ["--num_processes", "1"]
+    program = [str(Path(__file__).with_name("batch_probe.py"))] if batch_log else ["-m", "salam.cli.main"]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *launcher, "--num_machines", "1", "--mixed_precision", "no",
-           "--dynamo_backend", "no", "-m", "salam.cli.main", "train", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+           "--dynamo_backend", "no", *program, "train", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **({"SALAM_BATCH_LOG": str(batch_log)} if batch_log else {})}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
@@ -92,3 +94,19 @@ def test_a_killed_rank_stops_the_run_and_resume_finishes_it(tmp_path, data_dir, 
     _finish(_launch(*args, "--resume"))
     manifest = _manifest(tmp_path / "sft")
     assert manifest["steps"] == 24 and manifest["resumed_from"] and manifest["training_setup"]["processes"] == 2
+
+
+def test_two_processes_train_on_the_one_process_batches_and_reach_its_losses(tmp_path, data_dir, tiny):
+    """Global batch 8 as 1 x 8 or 2 x 4: the two ranks' batches are the one process's, split, and with LoRA dropout 0
+    the loss curves agree up to float rounding (what is left is each rank padding its prompts to its own longest)."""
+    args = ["sft", "--bench", "bbq", "--tasks", "Age", "--limit", "40", "--validation", "2", "--max-steps", "10",
+            "--lora-dropout", "0", "--base", f"hf:{tiny}", "--data-dir", str(data_dir)]
+    logs = tmp_path / "batches"
+    logs.mkdir()
+    _finish(_launch(*args, "--batch-size", "8", "--out", str(tmp_path / "one"), processes=1, batch_log=logs))
+    _finish(_launch(*args, "--batch-size", "4", "--out", str(tmp_path / "two"), batch_log=logs))
+    one = [line.split() for line in (logs / "1-0.txt").read_text().splitlines()][:10]  # then the validation batches
+    ranks = [[line.split() for line in (logs / f"2-{r}.txt").read_text().splitlines()][:10] for r in (0, 1)]
+    assert len(one) == 10 and [a + b for a, b in zip(*ranks)] == one
+    losses = [[h["loss"] for h in _manifest(tmp_path / name)["loss_log"]] for name in ("one", "two")]
+    assert len(losses[0]) == 2 and losses[0] == pytest.approx(losses[1], rel=1e-3)

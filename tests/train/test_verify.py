@@ -17,7 +17,7 @@ QS = [Question(id=f"q{i}", task="t", text=f"question {i}?", options=["x", "y", "
 
 def test_examples_cover_answer_verdict_and_revision_with_balanced_verdicts(tmp_path):
     pairs = [(QS[0], "A"), (QS[1], "A"), (QS[2], "A"), (QS[0], "B"), (QS[1], "C")]
-    examples, kinds = build_examples(VerifyConfig(out=tmp_path), QS, pairs, {QS[1].id: "Guideline: check the text.\n"})
+    examples, kinds, _ = build_examples(VerifyConfig(out=tmp_path), QS, pairs, {QS[1].id: "Guideline: check the text.\n"})
     assert kinds == {"answer": 3, "verdict_right": 2, "verdict_wrong": 2, "revision": 2}
     verdicts = [e for e in examples if e.letters == VERDICTS]
     assert sorted(e.target for e in verdicts) == ["A", "A", "B", "B"]
@@ -29,7 +29,7 @@ def test_examples_cover_answer_verdict_and_revision_with_balanced_verdicts(tmp_p
 
 def test_revise_right_also_teaches_keeping_a_right_answer(tmp_path):
     pairs = [(QS[0], "A"), (QS[1], "A"), (QS[2], "A"), (QS[0], "B"), (QS[1], "C")]
-    examples, kinds = build_examples(VerifyConfig(out=tmp_path, revise_right=True), QS, pairs, {})
+    examples, kinds, _ = build_examples(VerifyConfig(out=tmp_path, revise_right=True), QS, pairs, {})
     revisions = [e for e in examples if "judged wrong" in e.prompt]
     kept = [e for e in revisions if "A first answer, (A)," in e.prompt]
     assert kinds["revision"] == 4 and len(kept) == 2 and all(e.target == "A" for e in revisions)
@@ -47,8 +47,8 @@ def test_kind_balance_leaves_the_answer_kind_no_clue_to_the_verdict(tmp_path):
     # "unknown" answers are all right (a kind alone would predict them); named answers: 4 right, 6 wrong
     pairs = ([(q, "C") for q in bbq if q.answer == "C"] + [(q, "A") for q in bbq if q.answer == "A"][:4]
              + [(q, "B") for q in bbq[:6]])
-    by_label, label_kinds = build_examples(VerifyConfig(out=tmp_path), bbq, pairs, {})
-    by_kind, kind_kinds = build_examples(VerifyConfig(out=tmp_path, verdict_balance="kind"), bbq, pairs, {})
+    by_label, label_kinds, _ = build_examples(VerifyConfig(out=tmp_path), bbq, pairs, {})
+    by_kind, kind_kinds, _ = build_examples(VerifyConfig(out=tmp_path, verdict_balance="kind"), bbq, pairs, {})
     assert label_kinds["verdict_right"] == label_kinds["verdict_wrong"] == 6
 
     def verdicts(examples):
@@ -159,3 +159,18 @@ def test_pag_prompts_cover_every_possible_first_answer(tmp_path):
     batch = VerifyCollator(tokenizer)(rows)
     assert batch["input_ids"].shape[0] == 2 * (1 + 2 * 3) and batch["gold"].tolist() == [1, 0]
     assert batch["option_mask"].tolist() == [[True, True, False], [True, True, True]]
+
+
+def test_answer_verification_and_revision_of_a_question_begin_alike(tmp_path):
+    """The revision's note sits after the question, so grouped training reads the question once for all three."""
+    from salam.answering.answerer import answer_prompt
+    from salam.selfcorrect.verify import revise_prompt, verify_prompt
+
+    q = QS[0]
+    head = f"Question: {q.render()}\n"
+    prompts = [answer_prompt(q), verify_prompt(q, "B"), revise_prompt(q, "B")]
+    assert all(p.startswith(head) for p in prompts)
+    assert revise_prompt(q, "B", "Guideline: check.\n").startswith("Guideline: check.\n" + head)
+    examples, _, owners = build_examples(VerifyConfig(out=tmp_path), QS, [(QS[0], "A"), (QS[0], "B")], {})
+    assert sorted(owners) == ["q0", "q0", "q0", "q0", "q1", "q2"]  # answers of all three, q0's verdicts and revision
+    assert all(e.prompt.startswith(f"Question: {QS[int(o[1])].render()}\n") for e, o in zip(examples, owners))
