@@ -227,6 +227,9 @@ def prepare_model(config: TrainConfig, full: bool, adapter: Path | None = None) 
         model.enable_input_require_grads()  # LoRA's frozen inputs must carry gradients through recomputed blocks
     if adapter is not None:
         return PeftModel.from_pretrained(model, str(adapter), is_trainable=True), tokenizer, base_hash
+    from transformers import set_seed
+
+    set_seed(config.seed)  # LoRA's A matrices start random: the seed, not the run, decides them (and every rank agrees)
     return get_peft_model(model, lora_config(config, model)), tokenizer, base_hash
 
 

@@ -26,6 +26,24 @@ def test_lora_targets_are_the_models_own_linear_layers_and_a_wrong_one_names_the
         lora_targets(model, ["c_attn"])
 
 
+def test_the_seed_decides_the_starting_lora_weights(tmp_path, tiny_llama):
+    """LoRA's A matrices start random: two runs with one seed start alike (so one process and two train the same
+    model), another seed starts elsewhere."""
+    import torch
+
+    from salam.train.base import prepare_model
+    from salam.train.sft import SFTTrainConfig
+
+    def start(seed: int, before: int) -> list:
+        torch.manual_seed(before)  # whatever the process had drawn before
+        model, _, _ = prepare_model(SFTTrainConfig(out=tmp_path, base=f"hf:{tiny_llama}", seed=seed), full=False)
+        return [p.detach().clone() for n, p in model.named_parameters() if "lora_A" in n]
+
+    first, again, other = start(0, 1), start(0, 2), start(1, 1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
+
+
 @pytest.mark.slow
 def test_a_non_gemma_base_trains_sft_and_a_stasc_iteration_and_answers_through_its_spec(tmp_path, data_dir, tiny_llama):
     from salam.answering.answerer import Answerer
