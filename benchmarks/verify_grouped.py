@@ -64,7 +64,7 @@ def main() -> None:
             logits = logits_of(model, batch)
             loss = F.cross_entropy(logits, batch["target_index"], reduction="sum")
             loss.backward()
-            total += float(loss)
+            total += float(loss.detach())
         model.zero_grad()
         return time.perf_counter() - began, total, tokens
 
