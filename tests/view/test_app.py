@@ -30,6 +30,21 @@ def test_runs_run_page_filters_and_a_sample(demo):
     assert "Question:" in sample and "attempt 2" in sample
 
 
+def test_a_verify_run_shows_the_verifier_and_its_auroc_inside_each_answer_kind(demo):
+    import json
+
+    summary_file = demo["runs"] / "demo" / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    summary["self_correct"]["verify"] = {
+        "threshold": 0.6, "auroc": 0.842, "auroc_within_groups": 0.852, "auroc_groups_alone": 0.633,
+        "auroc_by_kind": {"named": 0.543, "unknown": 0.986, "rare": None}, "precision_wrong": 0.6, "recall_wrong": 0.25,
+        "revision_rate": 0.1, "fix_rate": 0.6, "fixes": 8, "breaks": 5, "reading": "another"}
+    summary_file.write_text(json.dumps(summary))
+    page = _client(demo)[0].get("/runs/demo").text
+    assert 'id="verifier"' in page and "0.842" in page
+    assert "AUROC inside each answer kind: named 0.543, unknown 0.986, rare —" in page
+
+
 def test_compare_and_training_pages(demo, tmp_path):
     import shutil
 
