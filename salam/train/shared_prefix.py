@@ -76,12 +76,26 @@ def last_logits(model: Any, batch: dict[str, Any]) -> Any:
     import torch
 
     prefix_mask, suffix_mask, owners = batch["prefix_mask"], batch["suffix_mask"], batch["suffix_group"]
+    name = cache_argument(model)
     out = model(input_ids=batch["prefix_ids"], attention_mask=prefix_mask, use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
+    cache = getattr(out, name)
     cache.batch_select_indices(owners)  # each ending gets its group's keys and values (a copy; gradients flow back)
     width = prefix_mask.shape[1]
     positions = (width + suffix_mask.cumsum(-1) - 1).clamp(min=width)
     mask = torch.cat([prefix_mask[owners], suffix_mask], dim=1)
-    out = model(input_ids=batch["suffix_ids"], attention_mask=mask, position_ids=positions, past_key_values=cache,
-                use_cache=True, logits_to_keep=1)
+    out = model(input_ids=batch["suffix_ids"], attention_mask=mask, position_ids=positions, use_cache=True,
+                logits_to_keep=1, **{name: cache})
     return out.logits[:, -1, :]
+
+
+def cache_argument(model: Any) -> str:
+    """What the model's forward calls its key/value cache: ``cache`` from transformers 5.2x on (which warns on
+    ``past_key_values`` and drops it in 5.40), ``past_key_values`` before; the outputs use the same name."""
+    import inspect
+
+    inner = model
+    while hasattr(inner, "module"):  # DistributedDataParallel and the like
+        inner = inner.module
+    if hasattr(inner, "get_base_model"):  # PEFT
+        inner = inner.get_base_model()
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
