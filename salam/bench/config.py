@@ -75,6 +75,9 @@ class BenchConfig:
     verify_reading: str | None = None
     """``verify`` mode, choice answers: a revision's final letter is its best (``any``) or its best other than the
     first answer's (``another``); None takes the model's manifest's, else ``any``."""
+    verify_threshold_by_role: dict[str, float] | None = None
+    """``verify`` mode: τ per answer role (BBQ's unknown / named) that the model's training chose on held-out
+    questions; a given ``verify_threshold`` replaces it (one τ for every answer)."""
     max_rounds: int = 5
     """Updates at most, in ``tripost`` mode."""
     wrong_threshold: float | None = None
@@ -128,6 +131,8 @@ class BenchConfig:
             self.self_correct, self.answer_mode = True, "cot"  # TriPosT reasons in steps
         elif self.self_correct_mode == "verify":
             self.self_correct = True
+            if self.verify_threshold is None and self.verify_threshold_by_role is None:
+                self.verify_threshold_by_role = _verify_role_thresholds(self.model)
             self.verify_threshold = _verify_threshold(self.verify_threshold, self.model)
             self.verify_reading = _verify_reading(self.verify_reading, self.model)
         elif self.answer_mode == "cot" and (self.self_correct or self.self_correct_memory):
@@ -167,6 +172,19 @@ def _verify_threshold(given: float | None, model: str) -> float:
         return given
     chosen = trained_setting(model, "verify_threshold")
     return float(chosen) if isinstance(chosen, (int, float)) else DEFAULT_THRESHOLD
+
+
+def _verify_role_thresholds(model: str) -> dict[str, float] | None:
+    """τ per answer role that the model's training chose on held-out questions (its manifest), if any."""
+    from salam.selfcorrect.verify import check_threshold
+    from salam.train.folder import trained_setting
+
+    chosen = trained_setting(model, "verify_threshold_by_role")
+    if not isinstance(chosen, dict) or not chosen:
+        return None
+    for value in chosen.values():
+        check_threshold(value)
+    return {str(k): float(v) for k, v in chosen.items()}
 
 
 def _verify_reading(given: str | None, model: str) -> str:

@@ -186,7 +186,8 @@ def self_correct_step(prep: Prepared, model: Any, memory: Any, progress: StagePr
 
         runner = VerifyRunner(model, config.answer_mode, calls_at_once(config, model), guidelines,  # type: ignore[arg-type]
                               config.verify_threshold or 0.0, config.verify_reading or "any",
-                              exemplars=cot_exemplars_for(config.shots, config.data_dir))
+                              exemplars=cot_exemplars_for(config.shots, config.data_dir),
+                              role_thresholds=config.verify_threshold_by_role)
     else:
         runner = TwoAttemptRunner(model, config.answer_mode, calls_at_once(config, model), guidelines)  # type: ignore[arg-type]
     began = time.perf_counter()

@@ -19,7 +19,7 @@ from salam.train.score.train import ScoreConfig
 from salam.train.sft import SFTTrainConfig
 from salam.train.stasc import StascConfig
 from salam.train.tripost.train import TriPostConfig
-from salam.train.verify import VerifyConfig, format_auroc
+from salam.train.verify import VerifyConfig, describe_roles, format_auroc
 
 app = typer.Typer(help="Train the study assistant (il) or the main model (sft, stasc, tripost, score, verify) with LoRA on a CPU.",
                   no_args_is_help=True)
@@ -138,7 +138,7 @@ def verify(config: VerifyConfig, resume: bool, overwrite: bool, display: str) ->
                f"{m['train_seconds']:.0f} s (peak RSS {m['peak_rss_mb']:.0f} MB); validation Acc@t1 {100 * m['validation_accuracy']:.1f}%")
     typer.echo(f"τ = {m['verify_threshold']:.4f}, {m['verify_reading']} letter, on {held['heldout_n']} held-out questions: "
                f"Acc@t1 {100 * held['heldout_acc_t1']:.1f}% "
-               f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC {format_auroc(held.get('auroc'))}")
+               f"-> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%{describe_roles(m)}, verifier AUROC {format_auroc(held.get('auroc'))}")
     typer.echo(f"model spec: {m['spec']}")
 
 
@@ -158,7 +158,7 @@ def rechoose_command(
     held, before = m["heldout"], m["heldout_previous"]
     typer.echo(f"τ = {m['verify_threshold']:.4f}, {m['verify_reading']} letter (was {before['verify_threshold']:.4f}, "
                f"{before['verify_reading']} letter) on {held['heldout_n']} held-out questions: Acc@t1 "
-               f"{100 * held['heldout_acc_t1']:.1f}% -> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%, verifier AUROC "
+               f"{100 * held['heldout_acc_t1']:.1f}% -> Acc@t2 {100 * held['heldout_acc_t2']:.1f}%{describe_roles(m)}, verifier AUROC "
                f"{format_auroc(held.get('auroc'))}")
 
 

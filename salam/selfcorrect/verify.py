@@ -104,12 +104,17 @@ class VerifyRunner:
     revise_all: bool = False
     """Write every question's revision (held-out τ selection needs their outcomes); the final answer still
     follows the threshold."""
+    role_thresholds: dict[str, float] | None = None
+    """τ for the first answers of each :func:`answer_role` (BBQ's ``unknown`` / ``named``), chosen on held-out
+    questions; answers of another role use ``threshold``."""
     exemplars: Exemplars = no_exemplars
     """cot mode: each task's few-shot block (the bench passes BBH's)."""
     answerer: Answerer = field(init=False)
 
     def __post_init__(self) -> None:
         check_threshold(self.threshold)
+        for value in (self.role_thresholds or {}).values():
+            check_threshold(value)
         check_reading(self.reading)
         if self.mode == "choice" and not hasattr(self.model, "score_options"):
             raise SalamError("--self-correct verify in choice mode reads the verdict letters' log-probabilities: it needs "
@@ -124,22 +129,28 @@ class VerifyRunner:
         p_wrong = self.verdicts(questions, first, [b for b, _, _ in blocks])
         if progress:
             progress(len(questions) // 2)
-        todo = [i for i, p in enumerate(p_wrong) if self.revise_all or p >= self.threshold]
+        taus = [self.threshold_for(q, a.answer) for q, a in zip(questions, first)]
+        todo = [i for i, (p, tau) in enumerate(zip(p_wrong, taus)) if self.revise_all or p >= tau]
         revisions = self._revise([questions[i] for i in todo], [first[i] for i in todo], [blocks[i][0] for i in todo])
         by_index = dict(zip(todo, revisions))
         out = []
-        for i, (q, a1, p, (_, ids, n)) in enumerate(zip(questions, first, p_wrong, blocks)):
+        for i, (q, a1, p, tau, (_, ids, n)) in enumerate(zip(questions, first, p_wrong, taus, blocks)):
             revision, other, letter_scores = by_index.get(i, (None, None, None))
-            revised = p >= self.threshold
+            revised = p >= tau
             final = other if self.reading == "another" and other is not None else revision
             out.append(VerifiedAttempts(
                 question_id=q.id, task=q.task, t1=a1, t2=final if revised and final else a1,
                 t2_other=(other if revised and other else a1) if self.mode == "choice" else None, p_wrong=round(p, 6),
-                threshold=self.threshold, revised=revised, reading=self.reading if self.mode == "choice" else DEFAULT_READING,
+                threshold=tau, revised=revised, reading=self.reading if self.mode == "choice" else DEFAULT_READING,
                 revision=revision, revision_other=other, revision_scores=letter_scores, memories=ids, redacted=n))
         if progress:
             progress(len(questions) - len(questions) // 2)
         return out
+
+    def threshold_for(self, question: Question, answer: str | None) -> float:
+        """τ for this first answer: its role's, where one was chosen, else the run's."""
+        role = answer_role(question, answer)
+        return (self.role_thresholds or {}).get(role, self.threshold) if role else self.threshold
 
     def verdicts(self, questions: Sequence[Question], first: Sequence[Attempt], blocks: Sequence[str]) -> list[float]:
         """P(wrong) of each first answer: two letters' softmax (choice mode) or the written verdict."""
@@ -187,13 +198,20 @@ def written_verdict(text: str) -> str | None:
     return None
 
 
-def answer_group(question: Question, answer: str | None) -> str:
-    """The kind of a first answer a verifier could learn to trust without checking it: its task, and on BBQ
-    whether it is the "unknown" option (nearly always right on ambiguous questions) or names someone."""
+def answer_role(question: Question, answer: str | None) -> str | None:
+    """On BBQ, whether a first answer is the "unknown" option (nearly always right on ambiguous questions) or
+    names someone; None elsewhere. The same across categories, so a τ per role carries to one never trained on."""
     unknown = question.metadata.get("unknown_letter") if question.metadata else None
     if unknown is None:
-        return question.task
-    return f"{question.task}/{'unknown' if answer == unknown else 'named'}"
+        return None
+    return "unknown" if answer == unknown else "named"
+
+
+def answer_group(question: Question, answer: str | None) -> str:
+    """The kind of a first answer a verifier could learn to trust without checking it: its task, and on BBQ
+    its :func:`answer_role`."""
+    role = answer_role(question, answer)
+    return question.task if role is None else f"{question.task}/{role}"
 
 
 def auroc_by_kind(scores: Sequence[float], wrong: Sequence[bool], groups: Sequence[str]) -> dict[str, float | None]:
@@ -224,8 +242,10 @@ def verifier_metrics(rows: Sequence[dict[str, Any]], groups: Sequence[str] | Non
     revised = [bool(r["revised"]) for r in rows]
     flagged_wrong = sum(w and v for w, v in zip(wrong, revised))
     revisions = [r for r in rows if r["revised"] and r.get("revision")]
+    taus = {r.get("threshold") for r in rows}
     out: dict[str, Any] = {
-        "n": len(rows), "threshold": rows[0].get("threshold"), "reading": rows[0].get("reading", DEFAULT_READING),
+        "n": len(rows), "threshold": rows[0].get("threshold") if len(taus) == 1 else None,
+        "reading": rows[0].get("reading", DEFAULT_READING),
         "auroc": auroc([float(r["p_wrong"]) for r in rows], wrong),
         "precision_wrong": flagged_wrong / sum(revised) if any(revised) else None,
         "recall_wrong": flagged_wrong / sum(wrong) if any(wrong) else None,
@@ -238,6 +258,9 @@ def verifier_metrics(rows: Sequence[dict[str, Any]], groups: Sequence[str] | Non
         out["auroc_within_groups"] = auroc_within_groups([float(r["p_wrong"]) for r in rows], wrong, groups)
         out["auroc_groups_alone"] = group_prior_auroc(wrong, groups)
         out["auroc_by_kind"] = auroc_by_kind([float(r["p_wrong"]) for r in rows], wrong, groups)
+        if len(taus) > 1:  # τ chosen per answer role
+            out["threshold_by_role"] = {g.rsplit("/", 1)[-1]: r.get("threshold") for r, g in sorted(zip(rows, groups),
+                                                                                                 key=lambda x: x[1])}
     if all(r.get("t2_other") for r in rows):
         any_letter = [r["revision"] if r["revised"] and r.get("revision") else r["t1"] for r in rows]
         out["acc_t2_any_letter"] = sum(bool(a["correct"]) for a in any_letter) / len(rows)
@@ -256,6 +279,19 @@ def expected_revision(p_wrong: Sequence[float], first_right: Sequence[bool], any
         chosen["heldout_acc_t2_another"] = other["heldout_acc_t2"]
         if other["heldout_acc_t2"] > chosen["heldout_acc_t2"] + 1e-12:
             chosen = {**chosen, **other, "reading": "another"}
+    return chosen
+
+
+def role_thresholds(p_wrong: Sequence[float], first_right: Sequence[bool], revision_right: Sequence[bool],
+                    roles: Sequence[str | None]) -> dict[str, float]:
+    """τ per answer role (:func:`answer_role`), each by :func:`expected_threshold` on the held-out answers of that
+    role, for the reading already chosen: on BBQ the verifier ranks "unknown" answers far better than named ones
+    (``benchmarks/results/verify_signal.md``), so one τ for both revises too many of one or too few of the other."""
+    chosen = {}
+    for role in sorted({r for r in roles if r}):
+        ix = [i for i, r in enumerate(roles) if r == role]
+        chosen[role] = expected_threshold([p_wrong[i] for i in ix], [first_right[i] for i in ix],
+                                          [revision_right[i] for i in ix])["threshold"]
     return chosen
 
 

@@ -35,8 +35,8 @@ from salam.answering.answerer import answer_prompt
 from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
-from salam.selfcorrect.verify import (VERDICTS, VerifyRunner, answer_group, expected_revision, revise_prompt, verifier_metrics,
-                                     verify_prompt)
+from salam.selfcorrect.verify import (VERDICTS, VerifyRunner, answer_group, answer_role, expected_revision, revise_prompt,
+                                     role_thresholds, verifier_metrics, verify_prompt)
 from salam.train.base import (
     BenchTrainConfig,
     OnLog,
@@ -217,7 +217,7 @@ def _train(config: VerifyConfig, folder: TrainDir, train: list[Question], valida
         "seed": config.seed, "with_memory": bool(blocks),
         "settings": settings_of(config), **fields, "validation_questions": len(val),
         "validation_accuracy": val_accuracy, "verify_threshold": chosen["threshold"],
-        "verify_reading": chosen["reading"], "heldout": {**chosen, **signal}, "recipe_seconds": time.perf_counter() - began, "spec": spec,
+        "verify_threshold_by_role": chosen.get("threshold_by_role"), "verify_reading": chosen["reading"], "heldout": {**chosen, **signal}, "recipe_seconds": time.perf_counter() - began, "spec": spec,
     }
     write_manifest(folder.path, MANIFEST, manifest)
     return manifest
@@ -251,10 +251,20 @@ def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, b
     world = current_world()  # each process verifies its share of the held-out questions; all get every row
     runner = VerifyRunner(model, "choice", config.batch_size, guidelines, revise_all=True)  # type: ignore[arg-type]
     rows = world.gather(runner.run(world.shard(heldout)), len(heldout))
-    chosen = expected_revision([r.p_wrong for r in rows], [bool(r.t1.correct) for r in rows],
-                               [bool(r.revision and r.revision.correct) for r in rows],
-                               [bool(r.revision_other and r.revision_other.correct) for r in rows])
+    first_right = [bool(r.t1.correct) for r in rows]
+    revised_right = {"any": [bool(r.revision and r.revision.correct) for r in rows],
+                     "another": [bool(r.revision_other and r.revision_other.correct) for r in rows]}
+    chosen = expected_revision([r.p_wrong for r in rows], first_right, revised_right["any"], revised_right["another"])
     by_id = {q.id: q for q in heldout}
+    roles = [answer_role(by_id[r.question_id], r.t1.answer) for r in rows]
+    if any(roles):
+        final = revised_right[chosen["reading"]]
+        taus = role_thresholds([r.p_wrong for r in rows], first_right, final, roles)
+        fallback = chosen["threshold"]
+        chosen["threshold_by_role"] = taus
+        chosen["heldout_acc_t2_by_role"] = sum(
+            (rev if r.p_wrong >= taus.get(role, fallback) else first)
+            for r, role, first, rev in zip(rows, roles, first_right, final)) / len(rows)
     groups = [answer_group(by_id[r.question_id], r.t1.answer) for r in rows]
     signal = verifier_metrics([r.model_dump() for r in rows], groups)
     return chosen, {k: v for k, v in signal.items() if k in ("auroc", "auroc_within_groups", "auroc_groups_alone", "n")}
@@ -302,8 +312,10 @@ def rechoose(out: Path, log: Any = print, heldout: int | None = None) -> dict[st
     chosen, signal = choose_threshold(manifest["spec"], questions, config, blocks)
     log(describe_choice(chosen, signal))
     previous = {"verify_threshold": manifest.get("verify_threshold"), "verify_reading": manifest.get("verify_reading", "any"),
+                "verify_threshold_by_role": manifest.get("verify_threshold_by_role"),
                 "heldout": manifest.get("heldout"), "created": manifest.get("created"), "git_sha": manifest.get("git_sha")}
     manifest = {**manifest, "verify_threshold": chosen["threshold"], "verify_reading": chosen["reading"],
+                "verify_threshold_by_role": chosen.get("threshold_by_role"),
                 "heldout": {**chosen, **signal, "heldout_per_task": per_task}, "heldout_previous": previous}
     write_manifest(Path(out), MANIFEST, {k: v for k, v in manifest.items() if k not in ("salam_version", "git_sha", "created")})
     return manifest
@@ -321,9 +333,21 @@ class _StaticGuidelines:
 
 def describe_choice(chosen: dict[str, Any], signal: dict[str, Any]) -> str:
     """The log line of a held-out choice: τ, the reading, what they gave, and how the verifier ranked there."""
+    by_role = chosen.get("threshold_by_role")
+    roles = (f"; per answer role {', '.join(f'{k} {v:.4f}' for k, v in by_role.items())} -> Acc@t2 "
+             f"{chosen['heldout_acc_t2_by_role']:.3f}") if by_role else ""
     return (f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
-            f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}, AUROC {format_auroc(signal.get('auroc'))}, inside answer kinds "
+            f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}{roles}, AUROC {format_auroc(signal.get('auroc'))}, inside answer kinds "
             f"{format_auroc(signal.get('auroc_within_groups'))}, the kind alone {format_auroc(signal.get('auroc_groups_alone'))})")
+
+
+def describe_roles(manifest: dict[str, Any]) -> str:
+    """The τ per answer role a manifest records and the held-out Acc@t2 it gave, for the CLI's lines ("" if none)."""
+    by_role, held = manifest.get("verify_threshold_by_role"), manifest.get("heldout") or {}
+    if not by_role:
+        return ""
+    return (f"; per answer role {', '.join(f'{k} {v:.4f}' for k, v in by_role.items())} "
+            f"(held-out Acc@t2 {100 * held.get('heldout_acc_t2_by_role', float('nan')):.1f}%)")
 
 
 def format_auroc(value: float | None) -> str:

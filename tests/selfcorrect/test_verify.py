@@ -218,3 +218,26 @@ def test_the_report_gives_the_auroc_inside_kinds_pooled_and_per_kind():
          "auroc_by_kind": {"named": 0.543, "unknown": 0.986}}
     line = verify_markdown(v)[-1]
     assert "0.852 (named 0.543, unknown 0.986); knowing only the kind would give 0.633." in line
+
+
+def test_a_tau_per_answer_role_is_chosen_on_held_out_answers_and_used_per_answer():
+    """BBQ: "unknown" first answers are checked far better than named ones, so each role gets its own τ."""
+    from salam.selfcorrect.verify import VerifyRunner, answer_role, role_thresholds
+    from salam.testing import ScriptedChatModel
+
+    q = Question(id="b1", task="Age", text="who?", options=["old", "young", "unknown"], answer="A",
+                 metadata={"unknown_letter": "C"})
+    assert answer_role(q, "C") == "unknown" and answer_role(q, "B") == "named"
+    assert answer_role(Question(id="x", task="t", text="?", options=["a", "b"], answer="A"), "A") is None
+    # unknown answers: P(wrong) separates them, revising the high ones fixes; named: revising breaks as often as it fixes
+    p = [0.9, 0.8, 0.2, 0.1, 0.9, 0.8, 0.7, 0.6]
+    first_right = [False, False, True, True, True, False, True, False]
+    revised_right = [True, True, False, False, False, True, False, True]
+    roles = ["unknown"] * 4 + ["named"] * 4
+    taus = role_thresholds(p, first_right, revised_right, roles)
+    assert taus["unknown"] == 0.8 and taus["named"] == 1.0  # named: a tie between revising and not keeps the answer
+    runner = VerifyRunner(ScriptedChatModel(replies=["x"]), mode="generate", threshold=0.5, role_thresholds=taus)
+    assert runner.threshold_for(q, "C") == 0.8 and runner.threshold_for(q, "A") == 1.0
+    assert runner.threshold_for(Question(id="y", task="t", text="?", options=["a", "b"], answer="A"), "A") == 0.5
+    with pytest.raises(SalamError, match="--verify-threshold must be a probability"):
+        VerifyRunner(ScriptedChatModel(replies=["x"]), mode="generate", role_thresholds={"named": 1.5})
