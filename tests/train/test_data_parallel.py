@@ -110,3 +110,18 @@ def test_two_processes_train_on_the_one_process_batches_and_reach_its_losses(tmp
     assert len(one) == 10 and [a + b for a, b in zip(*ranks)] == one
     losses = [[h["loss"] for h in _manifest(tmp_path / name)["loss_log"]] for name in ("one", "two")]
     assert len(losses[0]) == 2 and losses[0] == pytest.approx(losses[1], rel=1e-3)
+
+
+def test_two_processes_train_the_verify_recipe_on_the_one_process_samples(tmp_path, data_dir, tiny):
+    """The verify recipe (question groups, τ chosen on held-out questions shared out over the ranks) under two
+    processes: the same first answers and held-out choice as one process, one manifest."""
+    args = ["verify", "--bench", "bbq", "--tasks", "Age", "--limit", "8", "--validation", "2", "--heldout", "4", "--n-init", "3",
+            "--temperature", "2.0", "--max-steps", "2", "--batch-size", "4", "--lora-dropout", "0", "--base", f"hf:{tiny}",
+            "--data-dir", str(data_dir)]
+    out = _finish(_launch(*args, "--out", str(tmp_path / "two")))
+    assert out.count("model spec:") == 1
+    _finish(_launch(*args, "--out", str(tmp_path / "one"), processes=1))
+    two, one = _manifest(tmp_path / "two"), _manifest(tmp_path / "one")
+    assert two["training_setup"]["processes"] == 2 and one["training_setup"]["processes"] == 1
+    assert (two["first_answers"], two["examples_by_kind"]) == (one["first_answers"], one["examples_by_kind"])
+    assert two["heldout"]["heldout_n"] == one["heldout"]["heldout_n"] == 4
