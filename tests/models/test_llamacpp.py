@@ -69,7 +69,11 @@ def test_llamacpp_on_the_float32_copy_scores_exactly_the_letters_transformers_sc
     model = resolve_chat_model("local", engine="llamacpp-f32")
     ours, our_scores = _letters(model, questions)
     theirs, their_scores = _letters(resolve_chat_model("local"), questions)
-    assert ours == theirs  # quantised: >= 12 of 16 (above); float32 products: all (benchmarks: 160/160)
+    # Float32 products summed in another order differ by ~0.001 nats (benchmarks: median 0.001), so only a tie that
+    # close may flip (one of these 16 does on some CPUs: 0.0016 nats apart); every clearer letter must agree.
+    margins = [sorted(s, reverse=True)[0] - sorted(s, reverse=True)[1] for s in their_scores]
+    assert all(a == b for a, b, m in zip(ours, theirs, margins) if m >= 0.01)
+    assert sum(a == b for a, b in zip(ours, theirs)) >= 15  # quantised: >= 12 of 16 (above)
     assert max(abs(a - b) for x, y in zip(our_scores, their_scores) for a, b in zip(x, y)) < 0.05
     copy = embedded_gguf(float32=True)
     assert model.model_path == str(copy) and copy.stat().st_size > 2 * embedded_gguf().stat().st_size

@@ -104,8 +104,15 @@ def test_verify_trains_chooses_tau_on_held_out_questions_and_the_bench_uses_it(t
     bench = BenchConfig(benchmark="bbq", tasks=["Age"], limit=3, train_limit=2, data_dir=str(data_dir), conditions=["none"],
                         model=manifest["spec"], gather=False, self_correct=True, self_correct_mode="verify")
     summary = run_benchmark(bench, tmp_path / "run")
-    assert summary["self_correct"]["verify"]["threshold"] == manifest["verify_threshold"]
-    assert summary["self_correct"]["verify"]["n"] == 3
+    verify = summary["self_correct"]["verify"]
+    by_role = manifest["verify_threshold_by_role"]  # BBQ: a τ for "unknown" and for named answers, where held-out had them
+    assert by_role and set(by_role) <= {"unknown", "named"}
+    used = {verify["threshold"]} if verify["threshold"] is not None else set(verify["threshold_by_role"].values())
+    assert used <= {*by_role.values(), manifest["verify_threshold"]}
+    assert verify["n"] == 3
+    given = run_benchmark(BenchConfig(**{**bench.__dict__, "verify_threshold": 0.25, "verify_threshold_by_role": None}),
+                          tmp_path / "given")
+    assert given["self_correct"]["verify"]["threshold"] == 0.25  # --verify-threshold: one τ for every answer
     assert summary["self_correct"]["verify"]["reading"] == manifest["verify_reading"] in ("any", "another")
     from salam.train.verify import rechoose
 
