@@ -259,8 +259,7 @@ def verifier_metrics(rows: Sequence[dict[str, Any]], groups: Sequence[str] | Non
         out["auroc_groups_alone"] = group_prior_auroc(wrong, groups)
         out["auroc_by_kind"] = auroc_by_kind([float(r["p_wrong"]) for r in rows], wrong, groups)
         if len(taus) > 1:  # τ chosen per answer role
-            out["threshold_by_role"] = {g.rsplit("/", 1)[-1]: r.get("threshold") for r, g in sorted(zip(rows, groups),
-                                                                                                 key=lambda x: x[1])}
+            out["threshold_by_role"] = dict(sorted({g.rsplit("/", 1)[-1]: r.get("threshold") for r, g in zip(rows, groups)}.items()))
     if all(r.get("t2_other") for r in rows):
         any_letter = [r["revision"] if r["revised"] and r.get("revision") else r["t1"] for r in rows]
         out["acc_t2_any_letter"] = sum(bool(a["correct"]) for a in any_letter) / len(rows)
