@@ -5,7 +5,8 @@ Run: SALAM_DATA_DIR=../shared/data python benchmarks/engines.py [--out benchmark
 (i) The README main job's 160 BBQ test questions (4 categories, 40 each, seeded split) in choice mode through
     the transformers engine, llama.cpp in-process (`--engine llamacpp`, and `--engine llamacpp-f32` on the
     GGUF's float32 copy) and llama.cpp's OpenAI-compatible
-    server (`python -m llama_cpp.server`, letters from /v1/completions top_logprobs): share of identical
+    server (`python -m llama_cpp.server` on the GGUF and on its float32 copy, letters from /v1/completions
+    top_logprobs): share of identical
     letters and each one's accuracy.
 (ii) Tokens/s of `salam ask`-style greedy generation (128 new tokens, no stop) for 1 sequence and for 8
      (transformers pads 8 into one batch; llama.cpp's Python API writes them one after another), and the
@@ -106,12 +107,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="salam-engines-"))
     runs = {"transformers": bench_letters(work, "transformers"), "llama.cpp in-process": bench_letters(work, "llamacpp", engine="llamacpp"),
             "llama.cpp in-process, float32 copy": bench_letters(work, "llamacpp-f32", engine="llamacpp-f32")}
-    proc, url = start_server(embedded_gguf(), work / "server.log")
-    try:
-        runs["llama.cpp server"] = bench_letters(work, "server", model="openai:gemma", base_url=url, max_concurrency=1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    servers = {"server": ("llama.cpp server", embedded_gguf()),
+               "server-f32": ("llama.cpp server, float32 copy", embedded_gguf(float32=True))}
+    for folder, (name, gguf) in servers.items():
+        proc, url = start_server(gguf, work / f"{folder}.log")
+        try:
+            runs[name] = bench_letters(work, folder, model="openai:gemma", base_url=url, max_concurrency=1)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     reference = runs["transformers"]["letters"]
     speed = {}
     for engine in ENGINES:

@@ -294,6 +294,29 @@ def role_thresholds(p_wrong: Sequence[float], first_right: Sequence[bool], revis
     return chosen
 
 
+def role_evidence(p_wrong: Sequence[float], first_right: Sequence[bool], revision_right: Sequence[bool],
+                  roles: Sequence[str | None], taus: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """What each answer role's held-out answers say, so that a τ that never revises can be traced to its cause:
+    how many first answers were wrong, how the verifier ranks them (AUROC), how often the revision fixes a wrong
+    answer and breaks a right one, and what revising at the role's τ fixed and broke."""
+    from salam.stats import auroc
+
+    out: dict[str, dict[str, Any]] = {}
+    for role in sorted({r for r in roles if r}):
+        ix = [i for i, r in enumerate(roles) if r == role]
+        wrong = [i for i in ix if not first_right[i]]
+        right = [i for i in ix if first_right[i]]
+        revised = [i for i in ix if p_wrong[i] >= taus[role]]
+        out[role] = {
+            "n": len(ix), "wrong": len(wrong), "auroc": auroc([p_wrong[i] for i in ix], [not first_right[i] for i in ix]),
+            "fix_rate_of_wrong": sum(bool(revision_right[i]) for i in wrong) / len(wrong) if wrong else None,
+            "break_rate_of_right": sum(not revision_right[i] for i in right) / len(right) if right else None,
+            "revised": len(revised), "fixed": sum(1 for i in revised if not first_right[i] and revision_right[i]),
+            "broken": sum(1 for i in revised if first_right[i] and not revision_right[i]),
+        }
+    return out
+
+
 def expected_threshold(p_wrong: Sequence[float], first_right: Sequence[bool], revision_right: Sequence[bool]) -> dict[str, float]:
     """τ that maximises Acc@t2 on held-out answers whose revisions were all written: revising at P(wrong) ≥ τ
     gains the revisions that fix and loses those that break (revise when P(wrong)·fix rate > 1 − P(wrong)).

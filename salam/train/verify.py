@@ -36,7 +36,7 @@ from salam.errors import SalamError
 from salam.selfcorrect.protocol import Guidelines
 from salam.selfcorrect.sampling import letter_distributions, sample_letters
 from salam.selfcorrect.verify import (VERDICTS, VerifyRunner, answer_group, answer_role, expected_revision, revise_prompt,
-                                     role_thresholds, verifier_metrics, verify_prompt)
+                                     role_evidence, role_thresholds, verifier_metrics, verify_prompt)
 from salam.train.base import (
     BenchTrainConfig,
     OnLog,
@@ -262,6 +262,7 @@ def choose_threshold(spec: str, heldout: list[Question], config: VerifyConfig, b
         taus = role_thresholds([r.p_wrong for r in rows], first_right, final, roles)
         fallback = chosen["threshold"]
         chosen["threshold_by_role"] = taus
+        chosen["by_role"] = role_evidence([r.p_wrong for r in rows], first_right, final, roles, taus)
         chosen["heldout_acc_t2_by_role"] = sum(
             (rev if r.p_wrong >= taus.get(role, fallback) else first)
             for r, role, first, rev in zip(rows, roles, first_right, final)) / len(rows)
@@ -338,7 +339,16 @@ def describe_choice(chosen: dict[str, Any], signal: dict[str, Any]) -> str:
              f"{chosen['heldout_acc_t2_by_role']:.3f}") if by_role else ""
     return (f"verify: τ = {chosen['threshold']:.4f}, {chosen['reading']} letter (held-out Acc@t1 {chosen['heldout_acc_t1']:.3f} "
             f"-> Acc@t2 {chosen['heldout_acc_t2']:.3f}{roles}, AUROC {format_auroc(signal.get('auroc'))}, inside answer kinds "
-            f"{format_auroc(signal.get('auroc_within_groups'))}, the kind alone {format_auroc(signal.get('auroc_groups_alone'))})")
+            f"{format_auroc(signal.get('auroc_within_groups'))}, the kind alone {format_auroc(signal.get('auroc_groups_alone'))})"
+            + "".join(f"\n  {role}: {describe_evidence(e)}" for role, e in (chosen.get("by_role") or {}).items()))
+
+
+def describe_evidence(e: dict[str, Any]) -> str:
+    """One answer role's held-out evidence (:func:`role_evidence`) in words: why its τ revises or does not."""
+    rate = lambda v: "n/a" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+    return (f"{e['wrong']} of {e['n']} first answers wrong, AUROC {format_auroc(e['auroc'])}; a revision fixes "
+            f"{rate(e['fix_rate_of_wrong'])} of the wrong ones and breaks {rate(e['break_rate_of_right'])} of the right ones; "
+            f"at its τ {e['revised']} revised, {e['fixed']} fixed, {e['broken']} broken")
 
 
 def describe_roles(manifest: dict[str, Any]) -> str:

@@ -222,7 +222,7 @@ def test_the_report_gives_the_auroc_inside_kinds_pooled_and_per_kind():
 
 def test_a_tau_per_answer_role_is_chosen_on_held_out_answers_and_used_per_answer():
     """BBQ: "unknown" first answers are checked far better than named ones, so each role gets its own τ."""
-    from salam.selfcorrect.verify import VerifyRunner, answer_role, role_thresholds
+    from salam.selfcorrect.verify import VerifyRunner, answer_role, role_evidence, role_thresholds
     from salam.testing import ScriptedChatModel
 
     q = Question(id="b1", task="Age", text="who?", options=["old", "young", "unknown"], answer="A",
@@ -236,6 +236,15 @@ def test_a_tau_per_answer_role_is_chosen_on_held_out_answers_and_used_per_answer
     roles = ["unknown"] * 4 + ["named"] * 4
     taus = role_thresholds(p, first_right, revised_right, roles)
     assert taus["unknown"] == 0.8 and taus["named"] == 1.0  # named: a tie between revising and not keeps the answer
+    evidence = role_evidence(p, first_right, revised_right, roles, taus)
+    assert evidence["unknown"] == {"n": 4, "wrong": 2, "auroc": 1.0, "fix_rate_of_wrong": 1.0, "break_rate_of_right": 1.0,
+                                   "revised": 2, "fixed": 2, "broken": 0}
+    assert evidence["named"]["revised"] == 0 and evidence["named"]["fix_rate_of_wrong"] == 1.0
+    assert evidence["named"]["auroc"] == 0.25  # wrong at 0.8 and 0.6, right at 0.9 and 0.7: one of four pairs ranked
+    from salam.train.verify import describe_evidence
+
+    assert describe_evidence(evidence["unknown"]) == ("2 of 4 first answers wrong, AUROC 1.000; a revision fixes 100% of the "
+                                                      "wrong ones and breaks 100% of the right ones; at its τ 2 revised, 2 fixed, 0 broken")
     runner = VerifyRunner(ScriptedChatModel(replies=["x"]), mode="generate", threshold=0.5, role_thresholds=taus)
     assert runner.threshold_for(q, "C") == 0.8 and runner.threshold_for(q, "A") == 1.0
     assert runner.threshold_for(Question(id="y", task="t", text="?", options=["a", "b"], answer="A"), "A") == 0.5
