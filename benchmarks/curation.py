@@ -111,20 +111,25 @@ MEMORIES = (("raw", "raw", "similarity"), ("curated", "curated", "similarity"), 
 """(name, memory folder, retrieval rank) of each downstream run."""
 
 
-def downstream(work: Path, model: str) -> list[str]:
-    """Table rows: the model's feedback-condition accuracy with each memory, McNemar against the raw memory's."""
+def downstream(work: Path, model: str, self_correct: bool = False) -> list[str]:
+    """Table rows: the model's feedback-condition accuracy with each memory (with ``self_correct``: its Acc@t2 under
+    `--self-correct verify --self-correct-memory`, the guidelines in the verification and revision prompts), McNemar
+    against the raw memory's."""
     import json
 
     from salam.stats import mcnemar
 
+    how = (["--conditions", "none", "--self-correct", "verify", "--self-correct-memory"] if self_correct
+           else ["--conditions", "none,feedback"])
+    samples, correct_of = ("self_correct", lambda row: row["t2"]["correct"]) if self_correct else ("feedback", lambda row: row["correct"])
     out = {}
     for name, folder, rank in MEMORIES:
-        log = work / f"bench-{''.join(c if c.isalnum() else '-' for c in model)}-{len(out)}"
+        log = work / f"bench-{''.join(c if c.isalnum() else '-' for c in model)}-{samples}-{len(out)}"
         began = time.perf_counter()
         cli("bench", "bbq", "--model", model, "--memory", str(work / folder), "--namespace", "default", "--no-gather",
-            "--conditions", "none,feedback", "--rank", rank, "--log-dir", str(log), "--display", "none")
-        out[name] = ({json.loads(line)["question_id"]: bool(json.loads(line)["correct"])
-                      for line in (log / "samples" / "feedback.jsonl").read_text().splitlines()}, time.perf_counter() - began)
+            *how, "--rank", rank, "--log-dir", str(log), "--display", "none")
+        rows = [json.loads(line) for line in (log / "samples" / f"{samples}.jsonl").read_text().splitlines()]
+        out[name] = ({row["question_id"]: bool(correct_of(row)) for row in rows}, time.perf_counter() - began)
     raw = out["raw"][0]
     ids = sorted(raw)
     rows = []
