@@ -157,11 +157,19 @@ def fit_examples(config: VerifyConfig, model: Any, tokenizer: Any, examples: lis
     """One trainer run over the examples: grouped by question (``share_question``) or one prompt each."""
     if not config.share_question:
         return fit_letters(config, model, tokenizer, examples, folder, on_log)
-    groups: dict[str, list[LetterExample]] = {}
-    for example, owner in zip(examples, owners):
-        groups.setdefault(owner, []).append(example)
+    groups = question_groups(examples, owners)
     return fit_grouped_letters(config, model, tokenizer, shuffled_groups(groups, random.Random(f"{config.seed}-groups")),
                                folder, on_log)
+
+
+def question_groups(examples: list[LetterExample], owners: list[str]) -> dict[str, list[LetterExample]]:
+    """A question's examples that begin alike, as one group. With ``--memory`` the verification and revision prompts
+    begin with the guidance and the answer prompt does not: grouped together, they would share only the chat header
+    and every prompt would be read whole, so the first line splits them (without memory it is the same for all)."""
+    groups: dict[str, list[LetterExample]] = {}
+    for example, owner in zip(examples, owners):
+        groups.setdefault(f"{owner}\n{example.prompt.split(chr(10), 1)[0]}", []).append(example)
+    return groups
 
 
 def train_verify(config: VerifyConfig, resume: bool = False, overwrite: bool = False, on_log: OnLog | None = None,

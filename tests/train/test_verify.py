@@ -27,6 +27,22 @@ def test_examples_cover_answer_verdict_and_revision_with_balanced_verdicts(tmp_p
     assert any("Guideline: check the text." in e.prompt for e in revisions)  # the memory's guidelines, where retrieved
 
 
+def test_a_questions_examples_that_begin_alike_form_one_group(tmp_path):
+    """With memory guidance before the verification and revision prompts (not the answer's), the answer example gets
+    a group of its own, so each group still shares its whole question; without guidance one group per question."""
+    from salam.train.verify import question_groups
+
+    pairs = [(QS[0], "A"), (QS[1], "A"), (QS[2], "A"), (QS[0], "B"), (QS[1], "C")]
+    guided = {q.id: "Guideline: check the text.\n" for q in QS}
+    for blocks, per_question in (({}, 1), (guided, 2)):
+        examples, _, owners = build_examples(VerifyConfig(out=tmp_path, revise_right=True), QS, pairs, blocks)
+        groups = question_groups(examples, owners)
+        assert sum(len(g) for g in groups.values()) == len(examples)
+        assert len(groups) == per_question * len(QS)
+        for members in groups.values():
+            assert len({e.prompt.split("\n", 1)[0] for e in members}) == 1
+
+
 def test_revise_right_also_teaches_keeping_a_right_answer(tmp_path):
     pairs = [(QS[0], "A"), (QS[1], "A"), (QS[2], "A"), (QS[0], "B"), (QS[1], "C")]
     examples, kinds, _ = build_examples(VerifyConfig(out=tmp_path, revise_right=True), QS, pairs, {})
