@@ -110,7 +110,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
         f"| every example read whole (`--no-share-question`) | {-(-n // args.batch_size)} | {args.batch_size} | {flat[2]:,} | "
         f"{flat[0]:.1f} | {flat[0] / n:.3f} | {flat[1]:.3f} |",
-        f"| each question read once (`--share-question`) | {-(-len(ordered) // group_batch)} | {group_batch} questions ≈ "
+        f"| each question read once (`--share-question`) | {-(-len(ordered) // group_batch)} | {group_batch} groups ≈ "
         f"{group_batch * per_group:.1f} | {grouped[2]:,} | {grouped[0]:.1f} | {grouped[0] / n:.3f} | {grouped[1]:.3f} |",
     ]
     if question_only is not None:
