@@ -87,6 +87,7 @@ def main() -> None:
     flat_rows = [e.as_row() for g in ordered for e in g]
     flat = run([flat_rows[i : i + args.batch_size] for i in range(0, len(flat_rows), args.batch_size)],
                LetterCollator(tokenizer, config.max_length), option_logits)
+
     def grouped_run(groups: list) -> tuple[float, float, int]:
         rows, size = [group_row(g) for g in groups], max(1, round(args.batch_size * len(groups) / len(examples)))
         return run([rows[i : i + size] for i in range(0, len(rows), size)], GroupedLetterCollator(tokenizer, config.max_length),
