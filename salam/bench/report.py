@@ -116,7 +116,7 @@ def verify_markdown(v: dict) -> list[str]:
         return "—" if x is None else f"{100 * x:.1f}%"
 
     tau = v["threshold"] if v.get("threshold") is not None else ", ".join(
-        f"{role} {t}" for role, t in (v.get("threshold_by_role") or {}).items())
+        f"{role} {t:.3f}" for role, t in (v.get("threshold_by_role") or {}).items())
     lines = ["", f"Verifier (revise when P(wrong) ≥ τ = {tau}): AUROC of P(wrong) for a wrong first answer "
              f"{'—' if v['auroc'] is None else format(v['auroc'], '.3f')}; precision of \"wrong\" {share(v['precision_wrong'])}, "
              f"recall {share(v['recall_wrong'])}; revision rate {share(v['revision_rate'])}; revisions that ended right "

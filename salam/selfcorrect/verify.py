@@ -281,14 +281,22 @@ def expected_revision(p_wrong: Sequence[float], first_right: Sequence[bool], any
     return chosen
 
 
+def role_indices(roles: Sequence[str | None]) -> dict[str, list[int]]:
+    """The positions of each answer role's rows, roles in sorted order (rows without a role left out)."""
+    out: dict[str, list[int]] = {}
+    for i, role in enumerate(roles):
+        if role:
+            out.setdefault(role, []).append(i)
+    return dict(sorted(out.items()))
+
+
 def role_thresholds(p_wrong: Sequence[float], first_right: Sequence[bool], revision_right: Sequence[bool],
                     roles: Sequence[str | None]) -> dict[str, float]:
     """τ per answer role (:func:`answer_role`), each by :func:`expected_threshold` on the held-out answers of that
     role, for the reading already chosen: on BBQ the verifier ranks "unknown" answers far better than named ones
     (``benchmarks/results/verify_signal.md``), so one τ for both revises too many of one or too few of the other."""
     chosen = {}
-    for role in sorted({r for r in roles if r}):
-        ix = [i for i, r in enumerate(roles) if r == role]
+    for role, ix in role_indices(roles).items():
         chosen[role] = expected_threshold([p_wrong[i] for i in ix], [first_right[i] for i in ix],
                                           [revision_right[i] for i in ix])["threshold"]
     return chosen
@@ -302,8 +310,7 @@ def role_evidence(p_wrong: Sequence[float], first_right: Sequence[bool], revisio
     from salam.stats import auroc
 
     out: dict[str, dict[str, Any]] = {}
-    for role in sorted({r for r in roles if r}):
-        ix = [i for i, r in enumerate(roles) if r == role]
+    for role, ix in role_indices(roles).items():
         wrong = [i for i in ix if not first_right[i]]
         right = [i for i in ix if first_right[i]]
         revised = [i for i in ix if p_wrong[i] >= taus[role]]
