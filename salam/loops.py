@@ -14,7 +14,7 @@ from salam.answering.answerer import Answerer, AnswerMode
 from salam.assistant.assistant import StudyAssistant
 from salam.assistant.leakage import find_leak, guard_retrieved, redact
 from salam.conditions import Condition, build_guidance, condition_spec
-from salam.defaults import BATCH_SIZE, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
+from salam.defaults import BATCH_SIZE, DEFAULT_RANK, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
 from salam.errors import SalamError, data_shape
 from salam.memory.store import MistakeMemory
 from salam.models.resolve import model_label
@@ -193,7 +193,7 @@ def examine(
     answer_mode: AnswerMode = "generate",
     batch_size: int = BATCH_SIZE,
     same_task: bool = SAME_TASK,
-    rank: str = "similarity",
+    rank: str = DEFAULT_RANK,
     record_outcomes: bool = True,
     baseline: dict[str, bool] | None = None,
     outcome_key: str | None = None,

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from salam.answering.cot import COT_MAX_NEW_TOKENS
 from salam.conditions import CONDITION_NAMES
-from salam.defaults import BATCH_SIZE, SAME_TASK, retrieval_for
+from salam.defaults import BATCH_SIZE, DEFAULT_RANK, SAME_TASK, retrieval_for
 from salam.errors import SalamError
 
 
@@ -61,8 +61,8 @@ class BenchConfig:
     """OpenAI-compatible server for ``openai:`` specs."""
     same_task: bool = SAME_TASK
     """Retrieve only memories of the question's own task."""
-    rank: str = "similarity"
-    """How retrieval orders its hits (:data:`salam.defaults.RETRIEVAL_RANKS`; the paper's similarity by default)."""
+    rank: str = DEFAULT_RANK
+    """How retrieval orders its hits (:data:`salam.defaults.RETRIEVAL_RANKS`; ``similarity`` is the paper's)."""
     self_correct: bool = False
     """Also run the two-attempt self-correction protocol on the test split (Acc@t1, Acc@t2, Δ...)."""
     self_correct_memory: bool = False
@@ -99,6 +99,8 @@ class BenchConfig:
     """``openai:`` models: seconds a request may take before it is retried."""
 
     SERVING_ONLY: ClassVar[tuple[str, ...]] = ("max_concurrency", "max_retries", "timeout")
+    BEFORE_RECORDED: ClassVar[dict[str, Any]] = {"rank": "similarity"}
+    """What a run made before a setting was recorded used, where that is not today's default (``--resume`` compares it)."""
     """Settings that change how requests go out, never a result: ``--resume`` may change them."""
 
     def serving(self) -> Any:

@@ -87,7 +87,7 @@ def prepare(config: BenchConfig, run_dir: Path, resume: bool = False, scoring: s
     if resume and run.exists():
         saved, now = run.manifest()["config"], config.recorded()
         # A setting added after the run was made counts as its default, so older runs still resume.
-        defaults = BenchConfig(benchmark=config.benchmark).recorded()
+        defaults = {**BenchConfig(benchmark=config.benchmark).recorded(), **BenchConfig.BEFORE_RECORDED}
         diff = sorted(k for k in set(saved) | set(now)
                       if k not in BenchConfig.SERVING_ONLY and saved.get(k, defaults.get(k)) != now.get(k))
         if diff:

@@ -93,12 +93,12 @@ def advance_for(report: Callable[[str, int, int], None], stage: str, total: int)
 
 def rank_option() -> Any:
     """``--rank``: how retrieval orders its hits (one text for every command that retrieves)."""
-    from salam.defaults import RETRIEVAL_RANKS
+    from salam.defaults import DEFAULT_RANK, RETRIEVAL_RANKS
 
-    return typer.Option("similarity", "--rank", callback=one_of(*RETRIEVAL_RANKS), help=(
-        "similarity (the paper's), useful (similarity plus evidence of help minus evidence of harm, among the 3k "
-        "most similar) or distinct (by similarity, skipping near-copies of a record already taken: "
-        "no two template twins in one prompt)."))
+    return typer.Option(DEFAULT_RANK, "--rank", callback=one_of(*RETRIEVAL_RANKS), help=(
+        "distinct (by similarity, skipping near-copies of a record already taken: no two template twins in one "
+        "prompt), similarity (the paper's plain top k) or useful (similarity plus evidence of help minus evidence "
+        "of harm, among the 3k most similar)."))
 
 
 def one_of(*allowed: str) -> Callable[[Any], Any]:

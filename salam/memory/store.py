@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from salam._util.home import default_memory_dir
+from salam.defaults import DEFAULT_RANK
 from salam.errors import StoreError
 from salam.memory.backend import ChromaBackend, Row
 from salam.memory.chroma import choose_embedder, http_client, stored_embedder_from_collections
@@ -297,7 +298,7 @@ class MistakeMemory:
         task: str | None = None,
         kind: RecordKind = "mistake",
         allow_self: bool = False,
-        rank: str = "similarity",
+        rank: str = DEFAULT_RANK,
     ) -> list[RetrievedMemory]:
         """The ``k`` records most similar to ``question`` (cosine >= threshold), highest first (``rank``: see
         :meth:`similar_many`).
@@ -316,12 +317,12 @@ class MistakeMemory:
         task: str | Sequence[str | None] | None = None,
         kind: RecordKind = "mistake",
         allow_self: bool = False,
-        rank: str = "similarity",
+        rank: str = DEFAULT_RANK,
     ) -> list[list[RetrievedMemory]]:
         """:meth:`similar` for many questions with one embedding call and one search per task.
 
         ``task`` is one task for all questions or one per question (``None``: any task). ``rank`` is
-        ``similarity`` (the paper's), ``useful`` (:mod:`salam.memory.usefulness`: among the 3k most similar,
+        ``distinct`` (the default, :data:`salam.defaults.DEFAULT_RANK`), ``similarity`` (the paper's), ``useful`` (:mod:`salam.memory.usefulness`: among the 3k most similar,
         similarity plus evidence of help minus evidence of harm) or ``distinct`` (:mod:`salam.memory.distinct`:
         by similarity among the 3k most similar, skipping near-copies of a record already taken).
         """

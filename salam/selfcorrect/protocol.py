@@ -17,7 +17,7 @@ from salam._util.assets import load_prompt
 from salam.answering.answerer import Answerer, AnswerMode, answer_prompt
 from salam.assistant.leakage import guard_retrieved
 from salam.conditions import build_guidance
-from salam.defaults import BATCH_SIZE, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
+from salam.defaults import BATCH_SIZE, DEFAULT_RANK, RETRIEVAL_K, RETRIEVAL_THRESHOLD, SAME_TASK
 from salam.types import Attempt, Question
 
 
@@ -61,7 +61,7 @@ class Guidelines:
     k: int = RETRIEVAL_K
     threshold: float = RETRIEVAL_THRESHOLD
     same_task: bool = SAME_TASK
-    rank: str = "similarity"
+    rank: str = DEFAULT_RANK
 
     @classmethod
     def open(cls, path: str, namespace: str = "default") -> "Guidelines":

@@ -26,8 +26,9 @@ def filtered(mem: Any, q: Any, offset: int = 0, limit: int | None = None) -> tup
     ns, task, kind, text = q.get("ns") or None, q.get("task") or None, q.get("kind") or None, (q.get("q") or "").strip()
     if text and q.get("mode") == "semantic":  # every namespace unless one is chosen, best first
         k = min(whole_number(q.get("k"), "k", 20), 1000)
+        # Plain similarity: an inspection page lists every close record, twins included.
         hits = sorted((h for name in ([ns] if ns else mem.namespaces()) for h in mem.similar(
-            text, k=k, threshold=0.0, namespace=name, task=task, kind=kind or "mistake", allow_self=True)),
+            text, k=k, threshold=0.0, namespace=name, task=task, kind=kind or "mistake", allow_self=True, rank="similarity")),
             key=lambda h: -h.similarity)[:k]
         return len(hits), [h.record for h in hits], {h.record.id: h.similarity for h in hits}
     total, records = mem.find_text(text, namespace=ns, task=task, kind=kind, offset=offset, limit=limit)  # "": all

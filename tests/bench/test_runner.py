@@ -67,7 +67,7 @@ def test_report_renders_markdown_and_plots(tmp_path, data_dir):
     run = tmp_path / "run`<img src=x onerror=alert(1)>`"
     run_benchmark(_config(tmp_path, data_dir), run, model=main, assistant_model=helper)
     report = write_report(run).read_text()
-    assert "| feedback |" in report and "s_DIS" in report and "generate" in report and "rank similarity" in report
+    assert "| feedback |" in report and "s_DIS" in report and "generate" in report and "rank distinct" in report
     assert "<img" not in report and "`<" not in report
     assert (run / "accuracy.png").stat().st_size > 1000 and (run / "bias.png").is_file()
     assert "| run" in compare([run, run])
@@ -82,14 +82,28 @@ def test_the_retrieval_rank_reaches_every_search_and_the_report(tmp_path, data_d
     real = MistakeMemory.similar_many
 
     def recording(self, *args, **kwargs):
-        ranks.append(kwargs.get("rank", "similarity"))
+        ranks.append(kwargs.get("rank", "the store's default"))
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(MistakeMemory, "similar_many", recording)
     main, helper = _models()
-    run_benchmark(_config(tmp_path, data_dir, rank="distinct"), tmp_path / "run", model=main, assistant_model=helper)
-    assert ranks and set(ranks) == {"distinct"}
-    assert "rank distinct" in write_report(tmp_path / "run").read_text()
+    run_benchmark(_config(tmp_path, data_dir, rank="similarity"), tmp_path / "run", model=main, assistant_model=helper)
+    assert ranks and set(ranks) == {"similarity"}
+    assert "rank similarity" in write_report(tmp_path / "run").read_text()
+
+
+def test_a_run_made_before_the_rank_was_recorded_resumes_only_with_the_rank_it_used(tmp_path, data_dir):
+    """Such runs retrieved by plain similarity: resuming one under today's default (distinct) would mix two ranks."""
+    from salam.bench.runner import prepare
+
+    prepare(_config(tmp_path, data_dir, rank="similarity"), tmp_path / "old")
+    manifest = tmp_path / "old" / "manifest.json"
+    saved = json.loads(manifest.read_text())
+    del saved["config"]["rank"]
+    manifest.write_text(json.dumps(saved))
+    with pytest.raises(Exception, match="different settings.*rank"):
+        prepare(_config(tmp_path, data_dir), tmp_path / "old", resume=True)
+    assert prepare(_config(tmp_path, data_dir, rank="similarity"), tmp_path / "old", resume=True).config.rank == "similarity"
 
 
 def test_runs_sharing_a_memory_get_their_own_namespace_even_with_the_same_folder_name(tmp_path, data_dir):

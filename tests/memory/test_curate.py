@@ -114,9 +114,10 @@ def test_distinct_retrieval_takes_the_closest_twin_of_each_template(tmp_path):
     with MistakeMemory.open(folder, embedder=HashEmbedder()) as memory:
         memory.add(_records())
         query = STORY.format(name="Ann") + " Think."
-        plain = memory.similar(query, k=3, task="Age")
+        plain = memory.similar(query, k=3, task="Age", rank="similarity")
         assert sorted(h.record.question for h in plain) == sorted(STORY.format(name=n) for n in ("Ann", "Bob", "Cy"))
         distinct = [h.record.question for h in memory.similar(query, k=3, task="Age", rank="distinct")]
+        assert [h.record.question for h in memory.similar(query, k=3, task="Age")] == distinct  # the default
     assert distinct[0] == plain[0].record.question == STORY.format(name="Ann")  # the closest twin is the one kept
     assert distinct[1] in (OTHER.format(name="Dee"), OTHER.format(name="Eve")) and distinct[2].startswith("What colour")
     code, out, err = run_cli("memory", "search", query, "--memory", str(folder), "--embedder", "hash-bow-64",
