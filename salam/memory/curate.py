@@ -200,7 +200,7 @@ def plan(memory: Any, threshold: float, namespace: str | None = None,
     for by_task in records_by_task(memory, namespace):
         for records, vectors in by_task.values():
             if len(records) > 1:
-                clusters, contradicted = _task_clusters(records, np.asarray(vectors, dtype=np.float32), threshold, same_lesson)
+                clusters, contradicted = task_clusters(records, np.asarray(vectors, dtype=np.float32), threshold, same_lesson)
                 out += clusters
                 flagged += [records[j].model_copy(update={"flagged": f"differs from {records[i].id}"})
                             for j, i in contradicted.items() if records[j].flagged != f"differs from {records[i].id}"]
@@ -211,7 +211,7 @@ def plan(memory: Any, threshold: float, namespace: str | None = None,
     return out, [r for r in flags.values() if r.id not in merged_away]
 
 
-def _task_clusters(records: list[MistakeRecord], vectors: np.ndarray, threshold: float, same_lesson: "GuidelineJudge",
+def task_clusters(records: list[MistakeRecord], vectors: np.ndarray, threshold: float, same_lesson: "GuidelineJudge",
                    ) -> tuple[list[list[MistakeRecord]], dict[int, int]]:
     """One task's clusters to merge (two or more members) and its contradicted records (index -> the leader whose
     answer they contradict)."""

@@ -128,6 +128,16 @@ def test_distinct_retrieval_takes_the_closest_twin_of_each_template(tmp_path):
         assert memory.similar_many([query], k=3, task="Religion", rank="distinct") == [[]]
 
 
+def test_the_viewer_semantic_search_lists_every_twin(tmp_path):
+    """Retrieval skips near-copies by default; an inspection page must not hide records."""
+    from salam.view.memory_pages import filtered
+
+    with MistakeMemory.open(tmp_path / "m", embedder=HashEmbedder()) as memory:
+        memory.add(_records())
+        total, records, _ = filtered(memory, {"q": STORY.format(name="Ann"), "mode": "semantic", "task": "Age", "k": "3"})
+    assert total == 3 and sorted(r.question for r in records) == sorted(STORY.format(name=n) for n in ("Ann", "Bob", "Cy"))
+
+
 @pytest.mark.parametrize("args", [("--threshold", "0"), ("--threshold", "1.5"), ("--threshold", "nan")])
 def test_bad_curation_input_is_one_line_and_changes_nothing(tmp_path, args):
     folder = tmp_path / "m"
