@@ -71,7 +71,8 @@ class CurationReport:
     kept_best: int = 0
     """Clusters where the assistant's guideline was empty or leaked the answer: the best member's was kept."""
     flagged: int = 0
-    """Near-duplicates whose correct answer contradicts their cluster's: flagged, not merged."""
+    """Near-duplicates whose correct answer contradicts their cluster's: flagged, not merged into it (one may lead
+    a cluster of its own twins and carries its flag into that merge)."""
     evicted: int = 0
     sizes: dict[int, int] = field(default_factory=dict)
     sample: list[dict[str, Any]] = field(default_factory=list)
@@ -189,9 +190,10 @@ def records_by_task(memory: Any, namespace: str | None = None) -> Iterator[dict[
 
 
 def plan(memory: Any, threshold: float, namespace: str | None = None,
-         guideline_threshold: float = DEFAULT_GUIDELINE_THRESHOLD) -> tuple[list[list[MistakeRecord]], list[MistakeRecord]]:
-    """Every cluster of two or more records to merge, per namespace, kind and task, from the stored vectors; and
-    the near-duplicates whose correct answer contradicts their cluster's (to flag)."""
+         guideline_threshold: float = DEFAULT_GUIDELINE_THRESHOLD) -> tuple[list[list[MistakeRecord]], list[MistakeRecord], int]:
+    """Every cluster of two or more records to merge, per namespace, kind and task, from the stored vectors; the
+    near-duplicates whose correct answer contradicts their cluster's, to flag, that lead no cluster; and how many
+    cluster leaders carry a new flag into their merge."""
     check_threshold(threshold)
     check_threshold(guideline_threshold, "--guideline-threshold")
     same_lesson = GuidelineJudge(memory.embedder, guideline_threshold)
@@ -206,9 +208,10 @@ def plan(memory: Any, threshold: float, namespace: str | None = None,
                             for j, i in contradicted.items() if records[j].flagged != f"differs from {records[i].id}"]
     # A flagged record that leads a cluster carries its flag into the merge; one merged away needs none.
     flags = {r.id: r for r in flagged}
+    leaders = sum(c[0].id in flags for c in out)
     out = [[flags.pop(c[0].id, c[0]), *c[1:]] for c in out]
     merged_away = {m.id for c in out for m in c[1:]}
-    return out, [r for r in flags.values() if r.id not in merged_away]
+    return out, [r for r in flags.values() if r.id not in merged_away], leaders
 
 
 def task_clusters(records: list[MistakeRecord], vectors: np.ndarray, threshold: float, same_lesson: "GuidelineJudge",
@@ -246,10 +249,11 @@ def curate(memory: Any, threshold: float = DEFAULT_CURATE_THRESHOLD, export: Pat
         clusters, guidelines = pending
         report.resumed = True
         flagged: list[MistakeRecord] = []
+        flagged_leaders = 0
     else:
-        clusters, flagged = plan(memory, threshold, namespace, guideline_threshold)
+        clusters, flagged, flagged_leaders = plan(memory, threshold, namespace, guideline_threshold)
         guidelines = None
-    report.flagged = len(flagged)
+    report.flagged = len(flagged) + flagged_leaders
     report.clusters = len(clusters)
     report.merged = sum(len(c) - 1 for c in clusters)
     for c in clusters:

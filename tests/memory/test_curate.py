@@ -225,5 +225,5 @@ def test_a_contradicted_record_still_merges_with_its_own_twins_and_keeps_its_fla
                     rec(STORY.format(name="Cy"), task="Age", options=opts, true="A")])            # Bob's twin
         report = curate(memory, 0.8, tmp_path / "export.jsonl")
         records = {r.question.split()[4]: r for r in memory.iter_records()}
-    assert (report.clusters, report.merged, sorted(records)) == (1, 1, ["Ann", "Bob"])
+    assert (report.clusters, report.merged, report.flagged, sorted(records)) == (1, 1, 1, ["Ann", "Bob"])
     assert records["Bob"].merged_ids and records["Bob"].flagged == f"differs from {records['Ann'].id}"
