@@ -85,6 +85,29 @@ def ceiling(memory, thresholds=(0.95, 0.9)) -> dict[float, int]:
             for t in thresholds}
 
 
+def where(memory, threshold: float) -> list[str]:
+    """Table rows: per benchmark and kind, the records, those curation merges away, those merging every near-copy
+    would, and those flagged: where the near-copies are and what keeps them."""
+    from salam.data.bbq import BBQ_CATEGORIES
+    from salam.memory.curate import (DEFAULT_GUIDELINE_THRESHOLD, GuidelineJudge, leader_clusters, neighbour_lists,
+                                     records_by_task, task_clusters)
+
+    judge = GuidelineJudge(memory.embedder, DEFAULT_GUIDELINE_THRESHOLD)
+    totals: dict[tuple[str, str], list[int]] = {}
+    for by_task in records_by_task(memory):
+        for task, (records, vectors) in by_task.items():
+            unit = np.asarray(vectors, dtype=np.float32)
+            clusters, contradicted = task_clusters(records, unit, threshold, judge)
+            every = leader_clusters(records, neighbour_lists(unit, threshold))
+            merged_away = {m.id for c in clusters for m in c[1:]}
+            flagged = sum(records[j].id not in merged_away for j in contradicted)  # as curation flags them
+            row = totals.setdefault(("BBQ" if task in BBQ_CATEGORIES else "BBH", records[0].kind), [0, 0, 0, 0])
+            for i, n in enumerate((len(records), sum(len(c) - 1 for c in clusters), len(records) - len(every), flagged)):
+                row[i] += n
+    return [f"| {bench} | {kind} | {n} | {merged} ({100 * merged / n:.1f}%) | {most} ({100 * most / n:.1f}%) | {flagged} |"
+            for (bench, kind), (n, merged, most, flagged) in sorted(totals.items())]
+
+
 def synthetic(n: int, work: Path) -> dict:
     from salam.memory import MistakeMemory
     from salam.memory.curate import curate
@@ -111,8 +134,8 @@ MEMORIES = (("raw", "raw", "similarity"), ("curated", "curated", "similarity"), 
 """(name, memory folder, retrieval rank) of each downstream run."""
 
 
-def downstream(work: Path, model: str, self_correct: bool = False) -> list[str]:
-    """Table rows: the model's feedback-condition accuracy with each memory (with ``self_correct``: its Acc@t2 under
+def downstream(work: Path, model: str, self_correct: bool = False, bench: str = "bbq") -> list[str]:
+    """Table rows: the model's feedback-condition accuracy on ``bench`` with each memory (with ``self_correct``: its Acc@t2 under
     `--self-correct verify --self-correct-memory`, the guidelines in the verification and revision prompts), McNemar
     against the raw memory's."""
     import json
@@ -123,10 +146,14 @@ def downstream(work: Path, model: str, self_correct: bool = False) -> list[str]:
            else ["--conditions", "none,feedback"])
     samples, correct_of = ("self_correct", lambda row: row["t2"]["correct"]) if self_correct else ("feedback", lambda row: row["correct"])
     out = {}
+    from salam.defaults import retrieval_for
+
     for name, folder, rank in MEMORIES:
-        log = work / f"bench-{''.join(c if c.isalnum() else '-' for c in model)}-{samples}-{len(out)}"
+        if rank == "distinct" and retrieval_for(bench)[0] == 1:
+            continue  # one memory per question (the paper's BBH k): nothing to de-duplicate, the same run as "curated"
+        log = work / f"bench-{bench}-{''.join(c if c.isalnum() else '-' for c in model)}-{samples}-{len(out)}"
         began = time.perf_counter()
-        cli("bench", "bbq", "--model", model, "--memory", str(work / folder), "--namespace", "default", "--no-gather",
+        cli("bench", bench, "--model", model, "--memory", str(work / folder), "--namespace", "default", "--no-gather",
             *how, "--rank", rank, "--log-dir", str(log), "--display", "none")
         rows = [json.loads(line) for line in (log / "samples" / f"{samples}.jsonl").read_text().splitlines()]
         out[name] = ({row["question_id"]: bool(correct_of(row)) for row in rows}, time.perf_counter() - began)
@@ -136,7 +163,7 @@ def downstream(work: Path, model: str, self_correct: bool = False) -> list[str]:
     for name, (correct, seconds) in out.items():
         test = mcnemar([raw[i] for i in ids], [correct[i] for i in ids])
         versus = "—" if name == "raw" else f"{test['b']}/{test['c']}, p = {test['p_value']:.3f}"
-        rows.append(f"| `{model}` | {name} | {100 * sum(correct[i] for i in ids) / len(ids):.1f} | {versus} | {seconds:.0f} |")
+        rows.append(f"| {bench.upper()} | `{model}` | {name} | {100 * sum(correct[i] for i in ids) / len(ids):.1f} | {versus} | {seconds:.0f} |")
     return rows
 
 
@@ -147,6 +174,8 @@ def main() -> None:
     parser.add_argument("--downstream", action="store_true")
     parser.add_argument("--downstream-model", action="append", default=[], metavar="SPEC",
                         help="Another model for the downstream runs (repeatable), e.g. local+lora:runs/sft-bbq.")
+    parser.add_argument("--downstream-bench", choices=("bbq", "bbh"), action="append", default=[],
+                        help="Benchmark of the downstream runs (repeatable; default bbq: the README job's 160 questions).")
     parser.add_argument("--raw", type=Path, help="A memory the paper's release was already imported into (copied, never "
                         "changed): skips the ~3 min import.")
     args = parser.parse_args()
@@ -165,6 +194,7 @@ def main() -> None:
     with MistakeMemory.open(raw, create=False) as memory:
         before = retrieval(memory, questions)
         most = ceiling(memory)
+        places = where(memory, DEFAULT_CURATE_THRESHOLD)
     subprocess.run(["cp", "-r", str(raw), str(curated)], check=True)
     with MistakeMemory.open(curated, create=False) as memory:
         began = time.perf_counter()
@@ -177,7 +207,8 @@ def main() -> None:
     lines = [
         "# Curation of the paper's memory", "",
         f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/curation.py{' --synthetic ' + str(args.synthetic) if args.synthetic else ''}"
-        f"{' --downstream' if args.downstream else ''}{''.join(' --downstream-model ' + m for m in args.downstream_model)}` · machine: {platform.machine()}, {os.cpu_count()} cores · "
+        f"{' --downstream' if args.downstream else ''}{''.join(' --downstream-bench ' + b for b in args.downstream_bench)}"
+        f"{''.join(' --downstream-model ' + m for m in args.downstream_model)}` · machine: {platform.machine()}, {os.cpu_count()} cores · "
         f"memory: the SALAM release imported with all-MiniLM-L6-v2 ({'copied from --raw' if args.raw else f'{imported:.0f} s'}) · threshold {DEFAULT_CURATE_THRESHOLD}, "
         f"guideline threshold {DEFAULT_GUIDELINE_THRESHOLD} · "
         f"questions: `salam bench`'s test split (seed 0, 40 per task) of BBQ and BBH, top 3 of their own task.", "",
@@ -197,18 +228,25 @@ def main() -> None:
         + ", ".join(f"{n} records at cosine {t} ({100 * (1 - n / report.records_before):.1f}% fewer)" for t, n in most.items())
         + ": the most a curation at that cosine could remove.",
         f"Tasks covered by each question's top 3: the same before and after for {same_tasks}/{len(questions)} questions "
-        f"({same_distinct}/{len(questions)} with `--rank distinct`).",
+        f"({same_distinct}/{len(questions)} with `--rank distinct`).", "",
+        f"Where the near-copies are (cosine {DEFAULT_CURATE_THRESHOLD}, per task as curation clusters):", "",
+        "| benchmark | kind | records | merged by curation | merged if every near-copy merged | flagged (contradicting) |",
+        "|---|---|---|---|---|---|", *places,
     ]
     if args.synthetic:
         s = synthetic(args.synthetic, work)
         lines += ["", f"Synthetic: {s['records']} records (20 tasks, hash embedder, 256 dimensions) → {s['after']} after "
                   f"curation ({s['clusters']} clusters) in **{s['curate_s']:.0f} s** (adding them took {s['add_s']:.0f} s)."]
     if args.downstream:
-        lines += ["", "Downstream: `salam bench bbq --no-gather --conditions none,feedback` (the README job's 160 test "
-                  "questions) with each memory; McNemar paired by question against the raw memory's feedback run.", "",
-                  "| model | memory | feedback accuracy % | vs raw (b/c, p) | bench s |", "|---|---|---|---|---|"]
-        for model in ["local", *args.downstream_model]:
-            lines += downstream(work, model)
+        benches = args.downstream_bench or ["bbq"]
+        lines += ["", f"Downstream: `salam bench {'|'.join(benches)} --no-gather --conditions none,feedback` (BBQ: the README "
+                  "job's 160 test questions; BBH: the 14 of the paper's 16 tasks here, 20 test questions "
+                  "each, one memory per question as the paper retrieves, so `--rank distinct` cannot differ and is not run) with each memory; McNemar "
+                  "paired by question against the raw memory's feedback run.", "",
+                  "| bench | model | memory | feedback accuracy % | vs raw (b/c, p) | bench s |", "|---|---|---|---|---|---|"]
+        for bench in benches:
+            for model in ["local", *args.downstream_model]:
+                lines += downstream(work, model, bench=bench)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -51,7 +51,7 @@ def main() -> None:
         f"`salam train verify` with the memory's guidelines in training ({trained.get('method', '?')}, with_memory "
         f"{trained.get('with_memory')}, {trained.get('train_questions', '?')} questions of {', '.join(trained.get('tasks', []))}) · "
         "questions: the README job's 160 BBQ test questions, `--self-correct verify --self-correct-memory`.", "",
-        "| model | memory | Acc@t2 % | vs raw (b/c, p) | bench s |", "|---|---|---|---|---|",
+        "| bench | model | memory | Acc@t2 % | vs raw (b/c, p) | bench s |", "|---|---|---|---|---|---|",
         *downstream(work, args.model, self_correct=True),
     ]
     args.out.write_text("\n".join(lines) + "\n")

@@ -99,9 +99,9 @@ class BenchConfig:
     """``openai:`` models: seconds a request may take before it is retried."""
 
     SERVING_ONLY: ClassVar[tuple[str, ...]] = ("max_concurrency", "max_retries", "timeout")
+    """Settings that change how requests go out, never a result: ``--resume`` may change them."""
     BEFORE_RECORDED: ClassVar[dict[str, Any]] = {"rank": "similarity"}
     """What a run made before a setting was recorded used, where that is not today's default (``--resume`` compares it)."""
-    """Settings that change how requests go out, never a result: ``--resume`` may change them."""
 
     def serving(self) -> Any:
         """The :class:`~salam.models.serving.ServingOptions` of ``openai:`` models (checked: one line if wrong)."""
