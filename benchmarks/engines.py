@@ -41,7 +41,7 @@ def _free_port() -> int:
 def start_server(gguf: Path, log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     """llama.cpp's OpenAI-compatible server on 127.0.0.1 (all cores), once it accepts connections."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "salam.models.llamacpp_server", "--model", str(gguf), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "4096", "--model_alias", "gemma", *extra],
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 180

@@ -78,10 +78,13 @@ def _load(model_path: str, lora_path: str | None) -> Any:
 
     from llama_cpp import Llama
 
+    from salam.models.llamacpp_amx import plain_cpu_buffers
+
     logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)  # its load and adapter notes are not errors
     try:
-        model = Llama(model_path=model_path, lora_path=lora_path, n_ctx=CONTEXT_TOKENS, n_batch=512,
-                      n_threads=max(1, os.cpu_count() or 1), logits_all=False, verbose=False)
+        with plain_cpu_buffers():  # AMX CPUs: llama.cpp's AMX weights segfault in decode
+            model = Llama(model_path=model_path, lora_path=lora_path, n_ctx=CONTEXT_TOKENS, n_batch=512,
+                          n_threads=max(1, os.cpu_count() or 1), logits_all=False, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise SalamError(f"llama.cpp cannot load {lora_path or model_path}: {str(exc).splitlines()[0]}") from exc
     # Closed before interpreter teardown: llama-cpp-python's __del__ otherwise runs after its C library is gone

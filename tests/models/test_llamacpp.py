@@ -46,6 +46,18 @@ def test_an_unknown_engine_is_one_line():
         resolve_chat_model("local", engine="vllm")
 
 
+@pytest.mark.parametrize("amx", [True, False])
+def test_models_load_without_extra_buffers_only_on_an_amx_build(monkeypatch, amx):
+    """llama.cpp's AMX weight buffers segfault in decode (ggml-org/llama.cpp#20824): off on AMX builds, and only inside."""
+    lib = pytest.importorskip("llama_cpp.llama_cpp")
+    from salam.models import llamacpp_amx
+
+    monkeypatch.setattr(llamacpp_amx, "amx_build", lambda: amx)
+    with llamacpp_amx.plain_cpu_buffers():
+        assert lib.llama_model_default_params().use_extra_bufts is (not amx)
+    assert lib.llama_model_default_params().use_extra_bufts is True
+
+
 @pytest.mark.slow
 def test_llamacpp_scores_the_letters_transformers_scores(data_dir):
     pytest.importorskip("llama_cpp")
@@ -119,7 +131,7 @@ def _serve(tmp_path, *extra):
 
     port = free_port()
     log = (tmp_path / f"llama-server-{port}.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()), "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "salam.models.llamacpp_server", "--model", str(embedded_gguf()), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "2048", "--model_alias", "gemma", *extra],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
     wait_for_port(port, proc, 120, "llama_cpp.server")
