@@ -4,10 +4,9 @@ Run: SALAM_DATA_DIR=../shared/data python benchmarks/engines.py [--out benchmark
 
 (i) The README main job's 160 BBQ test questions (4 categories, 40 each, seeded split) in choice mode through
     the transformers engine, llama.cpp in-process (`--engine llamacpp`, and `--engine llamacpp-f32` on the
-    GGUF's float32 copy) and llama.cpp's OpenAI-compatible
-    server (`python -m llama_cpp.server` on the GGUF and on its float32 copy, letters from /v1/completions
-    top_logprobs): share of identical
-    letters and each one's accuracy.
+    GGUF's float32 copy) and llama.cpp's OpenAI-compatible server (`python -m salam.models.llamacpp_server`:
+    llama_cpp.server with salam's AMX workaround, on the GGUF and its float32 copy, letters from
+    /v1/completions top_logprobs): share of identical letters and each one's accuracy.
 (ii) Tokens/s of `salam ask`-style greedy generation (128 new tokens, no stop) for 1 sequence and for 8
      (transformers pads 8 into one batch; llama.cpp's Python API writes them one after another), and the
      main job's gather phase (`salam bench bbq`, its defaults) with each engine.
@@ -125,7 +124,7 @@ def main() -> None:
     gather = {} if args.skip_gather else {e: gather_seconds(work, e) for e in ENGINES}
     lines = [
         "# Engines: transformers vs llama.cpp on the embedded model", "",
-        f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/engines.py` · machine: {platform.machine()}, "
+        f"Command: `SALAM_DATA_DIR=../shared/data python benchmarks/engines.py{' --skip-gather' if args.skip_gather else ''}` · machine: {platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.python_version()} · model: the embedded Gemma 3 270M (Q4_K_M GGUF; "
         "transformers reads it dequantised to float32) · data: BBQ, 4 categories, the main job's 160 test questions "
         f"(seeded split), choice mode · llama-cpp-python {_llama_cpp_build()}.", "",
