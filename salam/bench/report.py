@@ -115,7 +115,7 @@ def verify_markdown(v: dict) -> list[str]:
     def share(x: float | None) -> str:
         return "—" if x is None else f"{100 * x:.1f}%"
 
-    tau = v["threshold"] if v.get("threshold") is not None else ", ".join(
+    tau = format(v["threshold"], ".3f") if v.get("threshold") is not None else ", ".join(
         f"{role} {t:.3f}" for role, t in (v.get("threshold_by_role") or {}).items())
     lines = ["", f"Verifier (revise when P(wrong) ≥ τ = {tau}): AUROC of P(wrong) for a wrong first answer "
              f"{'—' if v['auroc'] is None else format(v['auroc'], '.3f')}; precision of \"wrong\" {share(v['precision_wrong'])}, "
